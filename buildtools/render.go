@@ -1,0 +1,312 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/template"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
+
+	"github.com/pipebridge/pipebridge/internal/atomicfile"
+)
+
+const renderUsage = `
+Usage: pipebridge render --template FILE [flags]
+
+Renders an ECS task definition template and sets container images, the way ecspresso
+and amazon-ecs-render-task-definition do. The template is JSON in the API's form (as
+"aws ecs describe-task-definition" prints it, with or without the "taskDefinition"
+wrapper; read-only fields such as revision and status are dropped) with these
+functions:
+
+  {{ must_env "NAME" }}           the variable's value; an error if it is not set
+  {{ env "NAME" "default" }}      the variable's value, or the default if unset or empty
+
+The output is JSON in the API's camelCase form, accepted by
+  aws ecs register-task-definition --cli-input-json file://FILE
+or, with --placeholder, CodeDeploy's taskdef.json with <IMAGE1_NAME>, <IMAGE2_NAME>...
+in the named containers' image fields.
+
+Examples:
+  pipebridge render --template ecs/taskdef.tmpl.json \
+      --image web=$REPOSITORY_URI@$IMAGE_DIGEST --output taskdef.rendered.json
+  pipebridge render --template ecs/taskdef.tmpl.json --placeholder web --output taskdef.json
+  pipebridge render --template t.json --image web=$URI:$TAG --env web:LOG_LEVEL=debug
+`
+
+func runRender(ctx context.Context, c *cli, args []string) error {
+	fs := c.newFlagSet("render", renderUsage)
+	tmplPath := fs.String("template", "", "task definition template `FILE` (required)")
+	output := fs.String("output", "-", "`FILE` to write; - for stdout")
+	var images, placeholders, envs multiFlag
+	fs.Var(&images, "image", "set container NAME's image: `NAME=IMAGE`; repeatable")
+	fs.Var(&placeholders, "placeholder", "set container `NAME`'s image to <IMAGEn_NAME> for CodeDeploy, n counting from 1 in flag order; repeatable")
+	fs.Var(&envs, "env", "set an environment variable in a container: `NAME:KEY=VALUE`; repeatable")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *tmplPath == "" {
+		return usagef("--template is required")
+	}
+	src, err := os.ReadFile(*tmplPath)
+	if err != nil {
+		return fmt.Errorf("read template: %w", err)
+	}
+	rendered, err := expandTemplate(filepath.Base(*tmplPath), string(src), c.lookupEnv)
+	if err != nil {
+		return err
+	}
+	td, err := decodeTaskDefinition(*tmplPath, rendered)
+	if err != nil {
+		return err
+	}
+	if err := setImages(td, images, placeholders); err != nil {
+		return err
+	}
+	if err := setEnv(td, envs); err != nil {
+		return err
+	}
+	out, err := marshalForAPI(ctx, td)
+	if err != nil {
+		return err
+	}
+	if *output == "-" {
+		_, err = c.stdout.Write(out)
+		return err
+	}
+	if err := atomicfile.WriteFile(*output, out, 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stderr, "pipebridge render: wrote task definition %s to %s\n", aws.ToString(td.Family), *output)
+	return nil
+}
+
+// expandTemplate runs the template with ecspresso's env functions.
+func expandTemplate(name, src string, lookup func(string) (string, bool)) ([]byte, error) {
+	funcs := template.FuncMap{
+		"must_env": func(key string) (string, error) {
+			v, ok := lookup(key)
+			if !ok {
+				return "", fmt.Errorf("environment variable %s is not set: set it, or use {{ env %q \"default\" }}", key, key)
+			}
+			return v, nil
+		},
+		"env": func(key string, def ...string) string {
+			if v, _ := lookup(key); v != "" {
+				return v
+			}
+			if len(def) > 0 {
+				return def[0]
+			}
+			return ""
+		},
+	}
+	t, err := template.New(name).Funcs(funcs).Option("missingkey=error").Parse(src)
+	if err != nil {
+		return nil, fmt.Errorf("parse template: %w", err)
+	}
+	var buf bytes.Buffer
+	if err := t.Execute(&buf, nil); err != nil {
+		return nil, fmt.Errorf("render template: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// Fields that describe-task-definition returns but register-task-definition refuses.
+var readOnlyTaskDefFields = []string{
+	"taskDefinitionArn", "revision", "status", "requiresAttributes", "compatibilities",
+	"registeredAt", "registeredBy", "deregisteredAt",
+}
+
+// decodeTaskDefinition decodes rendered JSON strictly: an unknown field is an error,
+// not something AWS silently ignores or the CLI refuses later.
+func decodeTaskDefinition(name string, data []byte) (*ecs.RegisterTaskDefinitionInput, error) {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return nil, fmt.Errorf("rendered %s is not valid JSON: %s", name, jsonErrorPosition(data, err))
+	}
+	// Accept describe-task-definition output as is.
+	if inner, ok := raw["taskDefinition"]; ok {
+		tags := raw["tags"]
+		raw = nil
+		if err := json.Unmarshal(inner, &raw); err != nil {
+			return nil, fmt.Errorf("%s: taskDefinition: %w", name, err)
+		}
+		if tags != nil {
+			raw["tags"] = tags
+		}
+	}
+	for _, f := range readOnlyTaskDefFields {
+		delete(raw, f)
+	}
+	clean, err := json.Marshal(raw)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(clean))
+	dec.DisallowUnknownFields()
+	var td ecs.RegisterTaskDefinitionInput
+	if err := dec.Decode(&td); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return nil, fmt.Errorf("%s: field %s: want a %s, got a JSON %s", name, lowerCamelPath(te.Field), te.Type, te.Value)
+		}
+		return nil, fmt.Errorf("%s is not a task definition: %w", name, err)
+	}
+	if len(td.ContainerDefinitions) == 0 {
+		return nil, fmt.Errorf("%s: containerDefinitions is empty: a task definition needs at least one container", name)
+	}
+	return &td, nil
+}
+
+// lowerCamelPath turns the Go field path encoding/json reports
+// (ContainerDefinitions.Memory) into the API's (containerDefinitions.memory).
+func lowerCamelPath(p string) string {
+	parts := strings.Split(p, ".")
+	for i, s := range parts {
+		if s != "" {
+			parts[i] = strings.ToLower(s[:1]) + s[1:]
+		}
+	}
+	return strings.Join(parts, ".")
+}
+
+// jsonErrorPosition turns an encoding/json error into "line L, column C: why".
+func jsonErrorPosition(data []byte, err error) string {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	var off int64
+	switch {
+	case errors.As(err, &se):
+		off = se.Offset
+	case errors.As(err, &te):
+		off = te.Offset
+	default:
+		return err.Error()
+	}
+	line, col := 1, 1
+	for _, b := range data[:min(int(off), len(data))] {
+		if b == '\n' {
+			line, col = line+1, 1
+		} else {
+			col++
+		}
+	}
+	return fmt.Sprintf("line %d, column %d: %v", line, col, err)
+}
+
+func findContainer(td *ecs.RegisterTaskDefinitionInput, name string) (*ecstypes.ContainerDefinition, error) {
+	var names []string
+	for i := range td.ContainerDefinitions {
+		n := aws.ToString(td.ContainerDefinitions[i].Name)
+		if n == name {
+			return &td.ContainerDefinitions[i], nil
+		}
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return nil, fmt.Errorf("container %q is not in task definition %s; its containers are: %s", name, aws.ToString(td.Family), strings.Join(names, ", "))
+}
+
+func setImages(td *ecs.RegisterTaskDefinitionInput, images, placeholders []string) error {
+	for _, spec := range images {
+		name, image, ok := strings.Cut(spec, "=")
+		if !ok || name == "" || image == "" {
+			return usagef("--image %q: want NAME=IMAGE", spec)
+		}
+		cd, err := findContainer(td, name)
+		if err != nil {
+			return err
+		}
+		cd.Image = aws.String(image)
+	}
+	if len(placeholders) > 4 {
+		return usagef("CodeDeploy's ECS action takes at most 4 images, got %d --placeholder flags", len(placeholders))
+	}
+	for i, name := range placeholders {
+		cd, err := findContainer(td, name)
+		if err != nil {
+			return err
+		}
+		cd.Image = aws.String(fmt.Sprintf("<IMAGE%d_NAME>", i+1))
+	}
+	return nil
+}
+
+func setEnv(td *ecs.RegisterTaskDefinitionInput, envs []string) error {
+	for _, spec := range envs {
+		name, kv, ok1 := strings.Cut(spec, ":")
+		key, value, ok2 := strings.Cut(kv, "=")
+		if !ok1 || !ok2 || name == "" || key == "" {
+			return usagef("--env %q: want CONTAINER:KEY=VALUE", spec)
+		}
+		cd, err := findContainer(td, name)
+		if err != nil {
+			return err
+		}
+		replaced := false
+		for i := range cd.Environment {
+			if aws.ToString(cd.Environment[i].Name) == key {
+				cd.Environment[i].Value = aws.String(value)
+				replaced = true
+			}
+		}
+		if !replaced {
+			cd.Environment = append(cd.Environment, ecstypes.KeyValuePair{Name: aws.String(key), Value: aws.String(value)})
+		}
+	}
+	return nil
+}
+
+// errCaptured stops the SDK after it has serialized a request.
+var errCaptured = errors.New("request captured")
+
+type captureHTTP struct{ body []byte }
+
+func (c *captureHTTP) Do(r *http.Request) (*http.Response, error) {
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		return nil, err
+	}
+	c.body = b
+	return nil, errCaptured
+}
+
+// marshalForAPI writes the input exactly as the ECS API receives it: the SDK's own
+// serializer produces the wire JSON (the --cli-input-json form), so field names and
+// user-data map keys (dockerLabels, log options) come out right by construction.
+// The SDK also validates required fields on the way. Nothing leaves the process.
+func marshalForAPI(ctx context.Context, td *ecs.RegisterTaskDefinitionInput) ([]byte, error) {
+	capture := &captureHTTP{}
+	client := ecs.New(ecs.Options{
+		Region:           "us-east-1",
+		BaseEndpoint:     aws.String("http://capture.invalid"),
+		Credentials:      aws.AnonymousCredentials{},
+		HTTPClient:       capture,
+		RetryMaxAttempts: 1,
+	})
+	_, err := client.RegisterTaskDefinition(ctx, td)
+	if capture.body == nil {
+		if err == nil {
+			err = errors.New("no request body")
+		}
+		return nil, fmt.Errorf("task definition: %w", err)
+	}
+	var out bytes.Buffer
+	if err := json.Indent(&out, capture.body, "", "  "); err != nil {
+		return nil, err
+	}
+	out.WriteByte('\n')
+	return out.Bytes(), nil
+}

@@ -1,0 +1,289 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
+
+	"github.com/pipebridge/pipebridge/internal/imageref"
+)
+
+const scanGateUsage = `
+Usage: pipebridge scan-gate --image IMAGE [flags]
+
+Waits for the ECR image scan of IMAGE's digest to complete, prints the findings, and
+fails (exit 1) when any finding is at or above the lowest severity named by
+--severity and not listed in --ignore. A scan that does not complete within --timeout
+fails too: an unfinished scan is never a pass.
+
+Severities, lowest first: INFORMATIONAL, LOW, MEDIUM, HIGH, CRITICAL. Findings marked
+UNDEFINED or UNTRIAGED count only when --severity names them.
+
+The ignore file lists finding names (CVE ids), one per line; '#' starts a comment.
+
+Examples:
+  pipebridge scan-gate --image $REPOSITORY_URI:$CODEBUILD_RESOLVED_SOURCE_VERSION
+  pipebridge scan-gate --image $URI@$DIGEST --severity CRITICAL --ignore .scan-ignore \
+      --timeout 15m
+`
+
+var severityRank = map[string]int{
+	"UNDEFINED": 0, "UNTRIAGED": 0, "INFORMATIONAL": 1, "LOW": 2, "MEDIUM": 3, "HIGH": 4, "CRITICAL": 5,
+}
+
+type scanAPI interface {
+	ecrImagesAPI
+	DescribeImageScanFindings(ctx context.Context, in *ecr.DescribeImageScanFindingsInput, optFns ...func(*ecr.Options)) (*ecr.DescribeImageScanFindingsOutput, error)
+	StartImageScan(ctx context.Context, in *ecr.StartImageScanInput, optFns ...func(*ecr.Options)) (*ecr.StartImageScanOutput, error)
+}
+
+type finding struct {
+	name, severity, pkg, uri string
+}
+
+// gate is what decides; tests drive it with a fake ECR.
+type gate struct {
+	client    scanAPI
+	severity  map[string]bool // severities that fail
+	ignore    map[string]bool
+	timeout   time.Duration
+	interval  time.Duration
+	startScan bool
+	log       io.Writer
+}
+
+func runScanGate(ctx context.Context, c *cli, args []string) error {
+	fs := c.newFlagSet("scan-gate", scanGateUsage)
+	image := fs.String("image", "", "`IMAGE` to check: REPOSITORY_URI:TAG or REPOSITORY_URI@sha256:DIGEST (required)")
+	severity := fs.String("severity", "CRITICAL,HIGH", "fail on findings at or above the lowest of these `LEVELS`")
+	ignorePath := fs.String("ignore", "", "`FILE` of finding names to ignore, one per line")
+	timeout := fs.Duration("timeout", 10*time.Minute, "how long to wait for the scan to complete")
+	interval := fs.Duration("interval", 5*time.Second, "how often to poll ECR while waiting")
+	startScan := fs.Bool("start-scan", false, "start a basic scan if none exists (for repositories without scan on push)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *image == "" {
+		return usagef("--image is required")
+	}
+	ref, err := imageref.Parse(*image)
+	if err != nil {
+		return usagef("--image: %v", err)
+	}
+	fail, err := parseSeverities(*severity)
+	if err != nil {
+		return err
+	}
+	if *timeout <= 0 || *interval <= 0 {
+		return usagef("--timeout and --interval must be positive")
+	}
+	ignore := map[string]bool{}
+	if *ignorePath != "" {
+		if ignore, err = readIgnoreFile(*ignorePath); err != nil {
+			return err
+		}
+	}
+	cfg, err := c.loadAWS(ctx)
+	if err != nil {
+		return err
+	}
+	client := ecr.NewFromConfig(cfg, func(o *ecr.Options) { o.Region = ref.Region })
+	g := &gate{client: client, severity: fail, ignore: ignore, timeout: *timeout, interval: *interval, startScan: *startScan, log: c.stderr}
+	return g.check(ctx, cfg.Region, ref)
+}
+
+// parseSeverities returns the set of severities at or above the lowest one named.
+func parseSeverities(s string) (map[string]bool, error) {
+	lowest := -1
+	named := map[string]bool{}
+	for _, f := range strings.Split(s, ",") {
+		f = strings.ToUpper(strings.TrimSpace(f))
+		r, ok := severityRank[f]
+		if !ok {
+			return nil, usagef("--severity: unknown level %q; use INFORMATIONAL, LOW, MEDIUM, HIGH, CRITICAL, UNDEFINED or UNTRIAGED", f)
+		}
+		named[f] = true
+		if r > 0 && (lowest < 0 || r < lowest) {
+			lowest = r
+		}
+	}
+	fail := map[string]bool{}
+	for sev, r := range severityRank {
+		if named[sev] || (lowest > 0 && r >= lowest) {
+			fail[sev] = true
+		}
+	}
+	return fail, nil
+}
+
+func readIgnoreFile(path string) (map[string]bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read ignore file: %w", err)
+	}
+	defer f.Close()
+	out := map[string]bool{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line, _, _ := strings.Cut(sc.Text(), "#")
+		if line = strings.TrimSpace(line); line != "" {
+			out[line] = true
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read ignore file %s: %w", path, err)
+	}
+	return out, nil
+}
+
+func (g *gate) check(ctx context.Context, region string, ref imageref.Ref) error {
+	// The scan belongs to the digest: resolve a tag first so a moved tag cannot
+	// swap the image under the gate.
+	ref, err := resolveDigest(ctx, g.client, region, ref)
+	if err != nil {
+		return err
+	}
+	findings, err := g.wait(ctx, ref)
+	if err != nil {
+		return err
+	}
+	blocking := g.report(ref, findings)
+	if blocking > 0 {
+		fmt.Fprintf(g.log, "pipebridge scan-gate: FAIL: %d finding(s) at or above the gate in %s\n", blocking, ref.Pinned())
+		return errCheckFailed
+	}
+	fmt.Fprintf(g.log, "pipebridge scan-gate: PASS: %s\n", ref.Pinned())
+	return nil
+}
+
+// wait polls until the scan completes and returns all its findings.
+func (g *gate) wait(ctx context.Context, ref imageref.Ref) ([]finding, error) {
+	ctx, cancel := context.WithTimeout(ctx, g.timeout)
+	defer cancel()
+	started := false
+	last := "not started"
+	for {
+		findings, status, err := g.findings(ctx, ref)
+		var notFound *ecrtypes.ScanNotFoundException
+		switch {
+		case errors.As(err, &notFound) && g.startScan && !started:
+			if _, err := g.client.StartImageScan(ctx, &ecr.StartImageScanInput{
+				RegistryId: aws.String(ref.Account), RepositoryName: aws.String(ref.Repository),
+				ImageId: &ecrtypes.ImageIdentifier{ImageDigest: aws.String(ref.Digest)},
+			}); err != nil {
+				return nil, fmt.Errorf("start scan of %s: %w", ref.Pinned(), explainAWS(err))
+			}
+			started = true
+			fmt.Fprintf(g.log, "pipebridge scan-gate: started a scan of %s\n", ref.Pinned())
+		case errors.As(err, &notFound):
+			last = "no scan found (is scan on push enabled? or pass --start-scan)"
+		case ctx.Err() != nil:
+			// handled below
+		case err != nil:
+			return nil, fmt.Errorf("describe scan findings of %s: %w", ref.Pinned(), explainAWS(err))
+		default:
+			switch status {
+			case ecrtypes.ScanStatusComplete:
+				return findings, nil
+			case ecrtypes.ScanStatusInProgress, ecrtypes.ScanStatusPending, "":
+				last = "scan " + string(status)
+			default:
+				return nil, fmt.Errorf("scan of %s ended with status %s: the image cannot pass the gate without a completed scan", ref.Pinned(), status)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("scan of %s did not complete within %s (last seen: %s): failing closed", ref.Pinned(), g.timeout, last)
+		case <-time.After(g.interval):
+		}
+	}
+}
+
+func (g *gate) findings(ctx context.Context, ref imageref.Ref) ([]finding, ecrtypes.ScanStatus, error) {
+	var out []finding
+	var next *string
+	for {
+		page, err := g.client.DescribeImageScanFindings(ctx, &ecr.DescribeImageScanFindingsInput{
+			RegistryId: aws.String(ref.Account), RepositoryName: aws.String(ref.Repository),
+			ImageId:   &ecrtypes.ImageIdentifier{ImageDigest: aws.String(ref.Digest)},
+			NextToken: next,
+		})
+		if err != nil {
+			return nil, "", err
+		}
+		var status ecrtypes.ScanStatus
+		if page.ImageScanStatus != nil {
+			status = page.ImageScanStatus.Status
+		}
+		if status != ecrtypes.ScanStatusComplete {
+			return nil, status, nil
+		}
+		if sf := page.ImageScanFindings; sf != nil {
+			for _, f := range sf.Findings {
+				fd := finding{name: aws.ToString(f.Name), severity: string(f.Severity), uri: aws.ToString(f.Uri)}
+				for _, a := range f.Attributes {
+					if aws.ToString(a.Key) == "package_name" {
+						fd.pkg = aws.ToString(a.Value)
+					}
+				}
+				out = append(out, fd)
+			}
+			for _, f := range sf.EnhancedFindings {
+				fd := finding{name: aws.ToString(f.Title), severity: aws.ToString(f.Severity)}
+				if d := f.PackageVulnerabilityDetails; d != nil {
+					fd.name = aws.ToString(d.VulnerabilityId)
+					fd.uri = aws.ToString(d.SourceUrl)
+					if len(d.VulnerablePackages) > 0 {
+						fd.pkg = aws.ToString(d.VulnerablePackages[0].Name)
+					}
+				}
+				out = append(out, fd)
+			}
+		}
+		if page.NextToken == nil {
+			return out, status, nil
+		}
+		next = page.NextToken
+	}
+}
+
+// report prints the findings table and returns how many block the gate.
+func (g *gate) report(ref imageref.Ref, findings []finding) int {
+	sort.SliceStable(findings, func(i, j int) bool {
+		ri, rj := severityRank[findings[i].severity], severityRank[findings[j].severity]
+		if ri != rj {
+			return ri > rj
+		}
+		return findings[i].name < findings[j].name
+	})
+	blocking := 0
+	tw := tabwriter.NewWriter(g.log, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(g.log, "pipebridge scan-gate: %d finding(s) for %s\n", len(findings), ref.Pinned())
+	if len(findings) > 0 {
+		fmt.Fprintln(tw, "SEVERITY\tNAME\tPACKAGE\tGATE")
+	}
+	for _, f := range findings {
+		verdict := "ok"
+		switch {
+		case g.ignore[f.name]:
+			verdict = "ignored"
+		case g.severity[f.severity]:
+			verdict = "FAIL"
+			blocking++
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", f.severity, f.name, f.pkg, verdict)
+	}
+	tw.Flush()
+	return blocking
+}

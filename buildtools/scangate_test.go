@@ -1,0 +1,130 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/pipebridge/pipebridge/test/moto"
+)
+
+// setScanResult makes moto answer DescribeImageScanFindings for img's digest with
+// the given status and findings.
+func setScanResult(t *testing.T, srv *moto.Server, img testImage, status string, findings []map[string]any) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{
+		"region": moto.Region,
+		"results": []any{map[string]any{
+			"registryId": moto.Account, "repositoryName": img.repo,
+			"imageId":           map[string]string{"imageDigest": img.digest},
+			"imageScanStatus":   map[string]string{"status": status, "description": "set by test"},
+			"imageScanFindings": map[string]any{"findings": findings},
+		}},
+	})
+	resp, err := http.Post(srv.URL+"/moto-api/static/ecr/scan-finding-results", "application/json", bytes.NewReader(body))
+	if err != nil || resp.StatusCode != 201 && resp.StatusCode != 200 {
+		t.Fatalf("set scan result: %v %v", err, resp)
+	}
+	resp.Body.Close()
+}
+
+func TestScanGate(t *testing.T) {
+	srv := moto.Shared(t)
+	ignore := filepath.Join(t.TempDir(), "ignore")
+	os.WriteFile(ignore, []byte("# accepted until the base image moves\nCVE-2026-0001  # openssl, not reachable\n\n"), 0o644)
+	findings := []map[string]any{
+		{"name": "CVE-2026-0001", "severity": "CRITICAL", "attributes": []map[string]string{{"key": "package_name", "value": "openssl"}}},
+		{"name": "CVE-2026-0002", "severity": "MEDIUM", "attributes": []map[string]string{{"key": "package_name", "value": "zlib"}}},
+		{"name": "CVE-2026-0003", "severity": "LOW"},
+	}
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want []string
+	}{
+		{"critical fails by default", nil, 1, []string{"CRITICAL  CVE-2026-0001  openssl  FAIL", "FAIL: 1 finding(s)"}},
+		{"ignored finding passes", []string{"--ignore", ignore}, 0, []string{"CVE-2026-0001  openssl  ignored", "PASS"}},
+		{"lower threshold catches medium", []string{"--ignore", ignore, "--severity", "MEDIUM"}, 1, []string{"MEDIUM    CVE-2026-0002  zlib     FAIL", "FAIL: 1 finding(s)"}},
+		{"list means its lowest level", []string{"--severity", "critical,low"}, 1, []string{"FAIL: 3 finding(s)"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv.Reset(t)
+			img := pushImage(t, srv, "web", "abc123", "web-1")
+			setScanResult(t, srv, img, "COMPLETE", findings)
+			args := append([]string{"scan-gate", "--image", img.tagged(), "--start-scan", "--interval", "50ms", "--timeout", "10s"}, tt.args...)
+			runCLI(t, srv, nil, args...).want(t, tt.code, tt.want...)
+		})
+	}
+}
+
+func TestScanGateNeverCompletes(t *testing.T) {
+	srv := moto.Shared(t)
+	img := pushImage(t, srv, "web", "abc123", "web-1")
+	setScanResult(t, srv, img, "IN_PROGRESS", nil)
+	r := runCLI(t, srv, nil, "scan-gate", "--image", img.tagged(), "--start-scan", "--interval", "100ms", "--timeout", "1s")
+	r.want(t, 1, "did not complete within 1s (last seen: scan IN_PROGRESS): failing closed")
+}
+
+func TestScanGateNoScan(t *testing.T) {
+	srv := moto.Shared(t)
+	img := pushImage(t, srv, "web", "abc123", "web-1")
+	r := runCLI(t, srv, nil, "scan-gate", "--image", img.pinned(), "--interval", "100ms", "--timeout", "500ms")
+	r.want(t, 1, "no scan found (is scan on push enabled? or pass --start-scan)")
+}
+
+func TestScanGateFailedScan(t *testing.T) {
+	srv := moto.Shared(t)
+	img := pushImage(t, srv, "web", "abc123", "web-1")
+	setScanResult(t, srv, img, "UNSUPPORTED_IMAGE", nil)
+	r := runCLI(t, srv, nil, "scan-gate", "--image", img.tagged(), "--start-scan", "--interval", "50ms")
+	r.want(t, 1, "ended with status UNSUPPORTED_IMAGE")
+}
+
+func TestScanGateBadInput(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no image", nil, "--image is required"},
+		{"bad severity", []string{"--image", testImageURI, "--severity", "SEVERE"}, `unknown level "SEVERE"`},
+		{"not ECR", []string{"--image", "nginx:1.27"}, "no registry host"},
+		{"zero timeout", []string{"--image", testImageURI, "--timeout", "0s"}, "must be positive"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			runCLI(t, nil, nil, append([]string{"scan-gate"}, tt.args...)...).want(t, 2, tt.want)
+		})
+	}
+}
+
+func TestParseSeverities(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []string
+	}{
+		{"CRITICAL,HIGH", []string{"CRITICAL", "HIGH"}},
+		{"medium", []string{"CRITICAL", "HIGH", "MEDIUM"}},
+		{"HIGH,UNDEFINED", []string{"CRITICAL", "HIGH", "UNDEFINED"}},
+	}
+	for _, tt := range tests {
+		got, err := parseSeverities(tt.in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]bool{}
+		for _, s := range tt.want {
+			want[s] = true
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("parseSeverities(%q) mismatch (-want +got):\n%s", tt.in, diff)
+		}
+	}
+}
