@@ -1,9 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
-	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -12,26 +9,6 @@ import (
 
 	"github.com/pipebridge/pipebridge/test/moto"
 )
-
-// setScanResult makes moto answer DescribeImageScanFindings for img's digest with
-// the given status and findings.
-func setScanResult(t *testing.T, srv *moto.Server, img testImage, status string, findings []map[string]any) {
-	t.Helper()
-	body, _ := json.Marshal(map[string]any{
-		"region": moto.Region,
-		"results": []any{map[string]any{
-			"registryId": moto.Account, "repositoryName": img.repo,
-			"imageId":           map[string]string{"imageDigest": img.digest},
-			"imageScanStatus":   map[string]string{"status": status, "description": "set by test"},
-			"imageScanFindings": map[string]any{"findings": findings},
-		}},
-	})
-	resp, err := http.Post(srv.URL+"/moto-api/static/ecr/scan-finding-results", "application/json", bytes.NewReader(body))
-	if err != nil || resp.StatusCode != 201 && resp.StatusCode != 200 {
-		t.Fatalf("set scan result: %v %v", err, resp)
-	}
-	resp.Body.Close()
-}
 
 func TestScanGate(t *testing.T) {
 	srv := moto.Shared(t)
@@ -57,7 +34,7 @@ func TestScanGate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			srv.Reset(t)
 			img := pushImage(t, srv, "web", "abc123", "web-1")
-			setScanResult(t, srv, img, "COMPLETE", findings)
+			srv.SetScanResult(t, img.repo, img.digest, "COMPLETE", findings)
 			args := append([]string{"scan-gate", "--image", img.tagged(), "--start-scan", "--interval", "50ms", "--timeout", "10s"}, tt.args...)
 			runCLI(t, srv, nil, args...).want(t, tt.code, tt.want...)
 		})
@@ -67,7 +44,7 @@ func TestScanGate(t *testing.T) {
 func TestScanGateNeverCompletes(t *testing.T) {
 	srv := moto.Shared(t)
 	img := pushImage(t, srv, "web", "abc123", "web-1")
-	setScanResult(t, srv, img, "IN_PROGRESS", nil)
+	srv.SetScanResult(t, img.repo, img.digest, "IN_PROGRESS", nil)
 	r := runCLI(t, srv, nil, "scan-gate", "--image", img.tagged(), "--start-scan", "--interval", "100ms", "--timeout", "1s")
 	r.want(t, 1, "did not complete within 1s (last seen: scan IN_PROGRESS): failing closed")
 }
@@ -82,7 +59,7 @@ func TestScanGateNoScan(t *testing.T) {
 func TestScanGateFailedScan(t *testing.T) {
 	srv := moto.Shared(t)
 	img := pushImage(t, srv, "web", "abc123", "web-1")
-	setScanResult(t, srv, img, "UNSUPPORTED_IMAGE", nil)
+	srv.SetScanResult(t, img.repo, img.digest, "UNSUPPORTED_IMAGE", nil)
 	r := runCLI(t, srv, nil, "scan-gate", "--image", img.tagged(), "--start-scan", "--interval", "50ms")
 	r.want(t, 1, "ended with status UNSUPPORTED_IMAGE")
 }

@@ -13,6 +13,7 @@ package moto
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -114,16 +115,21 @@ func (s *Server) Reset(t testing.TB) {
 	}
 }
 
-// Config is an SDK configuration pointed at the server with static test
+// SDKConfig is an SDK configuration pointed at the server with static test
 // credentials and no retries (a retried 500 costs seconds).
-func (s *Server) Config(t testing.TB) aws.Config {
-	t.Helper()
-	cfg, err := config.LoadDefaultConfig(context.Background(),
+func (s *Server) SDKConfig(ctx context.Context) (aws.Config, error) {
+	return config.LoadDefaultConfig(ctx,
 		config.WithRegion(Region),
 		config.WithBaseEndpoint(s.URL),
 		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("AKIDTEST", "test-secret", "")),
 		config.WithRetryMaxAttempts(1),
 	)
+}
+
+// Config is SDKConfig for tests.
+func (s *Server) Config(t testing.TB) aws.Config {
+	t.Helper()
+	cfg, err := s.SDKConfig(context.Background())
 	if err != nil {
 		t.Fatalf("load SDK config: %v", err)
 	}
@@ -195,4 +201,42 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// SetScanResult makes DescribeImageScanFindings answer with status and findings
+// (ECR's JSON form: name, severity, attributes) for the image with digest in repo,
+// or for any image in repo when digest is empty. It uses moto's static-result API.
+func (s *Server) SetScanResult(t testing.TB, repo, digest, status string, findings []map[string]any) {
+	t.Helper()
+	if err := s.PutScanResult(repo, digest, status, findings); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// PutScanResult is SetScanResult for programs.
+func (s *Server) PutScanResult(repo, digest, status string, findings []map[string]any) error {
+	imageID := map[string]string{}
+	if digest != "" {
+		imageID["imageDigest"] = digest
+	}
+	body, err := json.Marshal(map[string]any{
+		"region": Region,
+		"results": []any{map[string]any{
+			"registryId": Account, "repositoryName": repo, "imageId": imageID,
+			"imageScanStatus":   map[string]string{"status": status, "description": "set by test"},
+			"imageScanFindings": map[string]any{"findings": findings},
+		}},
+	})
+	if err != nil {
+		return err
+	}
+	resp, err := http.Post(s.URL+"/moto-api/static/ecr/scan-finding-results", "application/json", bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("set scan result: %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		return fmt.Errorf("set scan result: HTTP %d", resp.StatusCode)
+	}
+	return nil
 }
