@@ -76,7 +76,7 @@ func (i testImage) pinned() string { return i.uri + "@" + i.digest }
 
 // pushImage creates the repository if needed and puts a one-layer image under tag.
 // Distinct seeds give distinct images.
-func pushImage(t *testing.T, srv *moto.Server, repo, tag, seed string) testImage {
+func pushImage(t testing.TB, srv *moto.Server, repo, tag, seed string) testImage {
 	t.Helper()
 	ctx := context.Background()
 	client := ecr.NewFromConfig(srv.Config(t))
@@ -116,7 +116,7 @@ var (
 
 // pipebridgeBinary builds the CLI once per test run, for tests that must run it as
 // a separate process (the credential chain reads the real environment).
-func pipebridgeBinary(t *testing.T) string {
+func pipebridgeBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "pipebridge-bin-")
