@@ -303,10 +303,21 @@ func marshalForAPI(ctx context.Context, td *ecs.RegisterTaskDefinitionInput) ([]
 		}
 		return nil, fmt.Errorf("task definition: %w", err)
 	}
+	// The serializer writes Go maps (dockerLabels, log options) in random order;
+	// re-encoding sorts every object's keys so the same input gives the same bytes.
+	dec := json.NewDecoder(bytes.NewReader(capture.body))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, fmt.Errorf("task definition: %w", err)
+	}
+	// No HTML escaping: CodePipeline replaces <IMAGE1_NAME> in taskdef.json as text.
 	var out bytes.Buffer
-	if err := json.Indent(&out, capture.body, "", "  "); err != nil {
+	enc := json.NewEncoder(&out)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
 		return nil, err
 	}
-	out.WriteByte('\n')
 	return out.Bytes(), nil
 }

@@ -47,6 +47,9 @@ func TestRenderGolden(t *testing.T) {
 			if diff := cmp.Diff(string(want), string(got)); diff != "" {
 				t.Errorf("rendered task definition differs from %s (-want +got):\n%s", golden, diff)
 			}
+			if tt.name == "codedeploy" && !strings.Contains(string(got), `"image": "<IMAGE1_NAME>"`) {
+				t.Errorf("CodeDeploy placeholder is not literal text in the output")
+			}
 		})
 	}
 }
