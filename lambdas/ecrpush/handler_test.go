@@ -1,0 +1,212 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/codepipeline"
+
+	"github.com/pipebridge/pipebridge/internal/ecrevent"
+	"github.com/pipebridge/pipebridge/internal/routes"
+	cpstub "github.com/pipebridge/pipebridge/test/codepipeline"
+)
+
+const testRoutes = `{"routes": [
+  {"name": "web-dev", "ecr": {"repository": "web", "account": "123456789012", "region": "us-west-2"},
+   "tags": {"glob": "v*"}, "pipeline": "web-dev", "sourceAction": "Image",
+   "variables": {"IMAGE_URI": "{{.ImageURI}}", "IMAGE_TAG": "{{.Tag}}"}},
+  {"name": "web-audit", "ecr": {"repository": "web", "account": "123456789012"}, "pipeline": "web-audit"},
+  {"name": "web-scanned", "ecr": {"repository": "web", "account": "123456789012", "events": ["scan"], "maxSeverity": "MEDIUM"},
+   "tags": {"semver": ">=2"}, "pipeline": "web-prod", "variables": {"IMAGE_URI": "{{.ImageURI}}"}}
+]}`
+
+type env struct {
+	h    *handler
+	stub *cpstub.Server
+	logs *bytes.Buffer
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	table, err := routes.Parse([]byte(testRoutes))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stub := cpstub.Start(
+		cpstub.Pipeline{Name: "web-dev", Variables: []string{"IMAGE_URI", "IMAGE_TAG"}, SourceActions: []string{"Image"}},
+		cpstub.Pipeline{Name: "web-audit"},
+		cpstub.Pipeline{Name: "web-prod", Variables: []string{"IMAGE_URI"}},
+	)
+	t.Cleanup(stub.Close)
+	logs := &bytes.Buffer{}
+	return &env{
+		h: &handler{
+			routes: table,
+			pipelines: codepipeline.New(codepipeline.Options{
+				Region: "us-east-1", BaseEndpoint: aws.String(stub.URL), RetryMaxAttempts: 3,
+				Credentials: credentials.NewStaticCredentialsProvider("AKID", "secret", ""),
+			}),
+			log: slog.New(slog.NewJSONHandler(logs, nil)),
+		},
+		stub: stub, logs: logs,
+	}
+}
+
+func event(t *testing.T, file string, top, detail map[string]any) []byte {
+	t.Helper()
+	data, err := os.ReadFile("../../internal/ecrevent/testdata/" + file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	json.Unmarshal(data, &m)
+	for k, v := range top {
+		if v == nil {
+			delete(m, k)
+		} else {
+			m[k] = v
+		}
+	}
+	d, _ := m["detail"].(map[string]any)
+	for k, v := range detail {
+		if v == nil {
+			delete(d, k)
+		} else {
+			d[k] = v
+		}
+	}
+	out, _ := json.Marshal(m)
+	return out
+}
+
+func TestPushFansOutOnce(t *testing.T) {
+	e := newEnv(t)
+	ev := event(t, "push.json", nil, nil)
+	if err := e.h.Handle(context.Background(), ev); err != nil {
+		t.Fatalf("Handle: %v", err)
+	}
+	// Lambda retries an async event after a timeout: no second execution.
+	if err := e.h.Handle(context.Background(), ev); err != nil {
+		t.Fatalf("Handle (retry): %v", err)
+	}
+	ex := e.stub.Executions()
+	if len(ex) != 2 {
+		t.Fatalf("%d executions, want 2 (web-dev and web-audit once each); rejected: %v", len(ex), e.stub.Rejected())
+	}
+	dev := ex[0].Request
+	const digest = "sha256:7f5b2640fe6fb4f46592dfd3410c4a79dac4f89e4782432e0378abcd12345678"
+	if dev.Name != "web-dev" || len(dev.SourceRevisions) != 1 || dev.SourceRevisions[0] != (cpstub.SourceRevision{ActionName: "Image", RevisionType: "IMAGE_DIGEST", RevisionValue: digest}) {
+		t.Errorf("web-dev request = %+v", dev)
+	}
+	if !strings.HasPrefix(dev.ClientRequestToken, "13cde686-328b-6117-af20-0e5566167482-") {
+		t.Errorf("token %q is not derived from the event id", dev.ClientRequestToken)
+	}
+	if ex[1].Request.ClientRequestToken == dev.ClientRequestToken {
+		t.Errorf("two routes share a token")
+	}
+	if n := strings.Count(e.logs.String(), `"msg":"started"`); n != 4 {
+		t.Errorf("%d started lines, want one per decision (4)", n)
+	}
+}
+
+func TestIgnored(t *testing.T) {
+	tests := []struct {
+		name string
+		ev   func(t *testing.T) []byte
+		says string
+	}{
+		{"delete", func(t *testing.T) []byte { return event(t, "push.json", nil, map[string]any{"action-type": "DELETE"}) }, "action-type DELETE"},
+		{"archive", func(t *testing.T) []byte {
+			return event(t, "push.json", nil, map[string]any{"action-type": "UPDATE_STORAGE_CLASS", "image-tag": nil})
+		}, "UPDATE_STORAGE_CLASS"},
+		{"other account", func(t *testing.T) []byte { return event(t, "push.json", map[string]any{"account": "999999999999"}, nil) }, "event is from account 999999999999"},
+		{"untagged", func(t *testing.T) []byte { return event(t, "push.json", nil, map[string]any{"image-tag": nil}) }, "untagged image"},
+		{"other repository", func(t *testing.T) []byte { return event(t, "push.json", nil, map[string]any{"repository-name": "api"}) }, "repository api is not this route's"},
+		{"scan with HIGH findings", func(t *testing.T) []byte {
+			return event(t, "scan.json", nil, map[string]any{"finding-severity-counts": map[string]int{"HIGH": 1}})
+		}, "scan found HIGH findings"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			if err := e.h.Handle(context.Background(), tt.ev(t)); err != nil {
+				t.Fatalf("Handle: %v, want nil (nothing to retry)", err)
+			}
+			if n := len(e.stub.Requests()); n != 0 {
+				t.Errorf("%d pipeline starts, want 0", n)
+			}
+			lines := strings.Split(strings.TrimSpace(e.logs.String()), "\n")
+			if len(lines) != 1 || !strings.Contains(lines[0], `"msg":"ignored"`) || !strings.Contains(lines[0], tt.says) {
+				t.Errorf("want one ignored line saying %q, got:\n%s", tt.says, e.logs)
+			}
+		})
+	}
+}
+
+func TestScanClean(t *testing.T) {
+	e := newEnv(t)
+	if err := e.h.Handle(context.Background(), event(t, "scan.json", nil, nil)); err != nil {
+		t.Fatal(err)
+	}
+	ex := e.stub.Executions()
+	if len(ex) != 1 || ex[0].Request.Name != "web-prod" {
+		t.Fatalf("executions = %+v, want web-prod", ex)
+	}
+}
+
+func TestErrorsAreReturnedForRetry(t *testing.T) {
+	t.Run("malformed", func(t *testing.T) {
+		e := newEnv(t)
+		err := e.h.Handle(context.Background(), event(t, "push.json", nil, map[string]any{"image-digest": nil}))
+		if !errors.Is(err, ecrevent.ErrMalformed) {
+			t.Fatalf("got %v, want ErrMalformed", err)
+		}
+	})
+	t.Run("pipeline missing", func(t *testing.T) {
+		e := newEnv(t)
+		e.h.routes, _ = routes.Parse([]byte(`{"routes": [{"name": "gone", "ecr": {"repository": "web", "account": "123456789012"}, "pipeline": "gone"}]}`))
+		err := e.h.Handle(context.Background(), event(t, "push.json", nil, nil))
+		if err == nil || !strings.Contains(err.Error(), "PipelineNotFoundException") {
+			t.Fatalf("got %v, want PipelineNotFoundException", err)
+		}
+	})
+	t.Run("throttled, then through", func(t *testing.T) {
+		e := newEnv(t)
+		e.stub.Throttle(1)
+		if err := e.h.Handle(context.Background(), event(t, "push.json", nil, nil)); err != nil {
+			t.Fatalf("Handle: %v", err)
+		}
+		if len(e.stub.Executions()) != 2 || e.stub.Throttled() != 1 {
+			t.Errorf("executions %d, throttled %d", len(e.stub.Executions()), e.stub.Throttled())
+		}
+	})
+}
+
+func FuzzHandle(f *testing.F) {
+	for _, name := range []string{"push.json", "scan.json"} {
+		data, err := os.ReadFile("../../internal/ecrevent/testdata/" + name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Add([]byte(`{"source":"aws.ecr","id":"1","account":"123456789012","region":"us-west-2","detail-type":"ECR Image Action","detail":{}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		e := newEnv(t)
+		err := e.h.Handle(context.Background(), data)
+		if err != nil && !errors.Is(err, ecrevent.ErrMalformed) {
+			t.Fatalf("unexpected error: %v", err)
+		}
+		if rej := e.stub.Rejected(); len(rej) > 0 {
+			t.Fatalf("CodePipeline rejected a request: %v", rej)
+		}
+	})
+}

@@ -1,0 +1,104 @@
+// Ghrelease is the Lambda behind the GitHub webhook: it verifies each delivery's
+// X-Hub-Signature-256 with the secret in Secrets Manager (WEBHOOK_SECRET_ARN) and
+// starts the pipelines that the route table (PIPEBRIDGE_ROUTES or
+// PIPEBRIDGE_ROUTES_PARAMETER) gives for releases, tag pushes and tag creation.
+//
+// Optional: GITHUB_TOKEN_SECRET_ARN, a secret holding a GitHub token for looking up
+// tag commits in private repositories; GITHUB_API_URL, the API base for GitHub
+// Enterprise Server (https://HOST/api/v3/).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/codepipeline"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	"github.com/google/go-github/v90/github"
+
+	"github.com/pipebridge/pipebridge/internal/routes"
+)
+
+func main() {
+	log := lambdacontext.NewLogger()
+	h, err := setup(context.Background(), os.Getenv)
+	if err != nil {
+		log.Error("refusing to start", "error", err.Error())
+		os.Exit(1)
+	}
+	h.log = log
+	log.Info("ready", "routes", len(h.routes.Routes))
+	lambda.Start(h.Handle)
+}
+
+// newRetryer bounds AWS retries so they fit GitHub's 10 s: throttling and 5xx
+// answers are retried up to 4 attempts with at most 800 ms between them.
+func newRetryer() aws.Retryer {
+	return retry.NewStandard(func(o *retry.StandardOptions) {
+		o.MaxAttempts = 4
+		o.MaxBackoff = 800 * time.Millisecond
+	})
+}
+
+// setup builds the handler's clients once, at cold start. It fails without a
+// webhook secret: serving unverified deliveries is never an option.
+func setup(ctx context.Context, getenv func(string) string) (*handler, error) {
+	secretARN := getenv("WEBHOOK_SECRET_ARN")
+	if secretARN == "" {
+		return nil, errors.New("WEBHOOK_SECRET_ARN is not set: the webhook secret is required")
+	}
+	// Retries must fit GitHub's 10 s: a few quick attempts, short backoff, and a
+	// per-attempt HTTP timeout.
+	cfg, err := config.LoadDefaultConfig(ctx,
+		config.WithHTTPClient(&http.Client{Timeout: 3 * time.Second}),
+		config.WithRetryer(newRetryer))
+	if err != nil {
+		return nil, err
+	}
+	sm := secretsmanager.NewFromConfig(cfg)
+	sec, err := newSecret(ctx, sm, secretARN)
+	if err != nil {
+		return nil, err
+	}
+	table, err := routes.Load(ctx, getenv, func() routes.ParameterGetter { return ssm.NewFromConfig(cfg) })
+	if err != nil {
+		return nil, err
+	}
+	opts := []github.ClientOptionsFunc{github.WithTimeout(3 * time.Second)}
+	if tokenARN := getenv("GITHUB_TOKEN_SECRET_ARN"); tokenARN != "" {
+		tok, err := newSecret(ctx, sm, tokenARN)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, github.WithAuthToken(strings.TrimSpace(string(tok.get()))))
+	}
+	if base := getenv("GITHUB_API_URL"); base != "" {
+		if !strings.HasSuffix(base, "/") {
+			base += "/"
+		}
+		opts = append(opts, github.WithURLs(&base, nil))
+	}
+	gh, err := github.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("GitHub client: %w", err)
+	}
+	return &handler{
+		routes:    table,
+		pipelines: codepipeline.NewFromConfig(cfg),
+		secret:    sec,
+		commit: func(ctx context.Context, repository, tag string) (string, error) {
+			return tagCommit(ctx, gh.Git, repository, tag)
+		},
+	}, nil
+}
