@@ -11,8 +11,15 @@ BENCHTIME ?= 20x
 all: build
 
 ## build: the CLI for this machine, and the Lambdas for provided.al2023 on arm64
+# (dist/<name>/bootstrap, what the CDK app deploys)
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(DIST)/pipebridge ./buildtools
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -o $(DIST)/pipebridge-linux-arm64 ./buildtools
+	@for l in $(LAMBDAS); do \
+	  echo "lambda $$l -> $(DIST)/$$l/bootstrap"; \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc -trimpath -ldflags '-s -w' \
+	    -o $(DIST)/$$l/bootstrap ./lambdas/$$l || exit 1; \
+	done
 
 ## test: lint, then every test (unit, emulator, buildspec)
 test: lint test-go

@@ -1,7 +1,6 @@
 package routes
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -67,8 +66,6 @@ type TemplateData struct {
 }
 
 var templateFields = []string{".Tag", ".Version", ".Digest", ".ImageURI", ".CommitSHA", ".ReleaseURL", ".Repository", ".DeliveryID", ".EventID", ".Route"}
-
-var sampleData = TemplateData{Tag: "v1.2.3", Version: "1.2.3", Digest: "sha256:0", ImageURI: "r@sha256:0", CommitSHA: "0", ReleaseURL: "u", Repository: "r", DeliveryID: "d", EventID: "e", Route: "r"}
 
 // Decision is what a route makes of an event.
 type Decision struct {
@@ -223,11 +220,7 @@ func (r *Route) plan(ev Event, shared bool) (*codepipeline.StartPipelineExecutio
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		var b bytes.Buffer
-		if err := r.vars[name].Execute(&b, data); err != nil {
-			return nil, nil, fmt.Sprintf("variable %s: %v", name, err)
-		}
-		v := b.String()
+		v := r.vars[name].render(&data)
 		switch {
 		case v == "":
 			notes = append(notes, fmt.Sprintf("variable %s is empty for this event and is left out (the pipeline's default applies)", name))

@@ -70,8 +70,10 @@ func TestParseErrors(t *testing.T) {
 		{"bad semver", `{"routes": [{"name": "a", ` + gh + `, "tags": {"semver": ">=two"}}]}`, `tags.semver ">=two"`},
 		{"prerelease without semver", `{"routes": [{"name": "a", ` + gh + `, "tags": {"glob": "v*", "prerelease": "include"}}]}`, "prerelease: only applies with semver"},
 		{"bad variable name", `{"routes": [{"name": "a", ` + gh + `, "variables": {"RELEASE TAG": "{{.Tag}}"}}]}`, `variables: name "RELEASE TAG"`},
-		{"unknown template field", `{"routes": [{"name": "a", ` + gh + `, "variables": {"T": "{{.Tagg}}"}}]}`, "variables.T:"},
-		{"bad template", `{"routes": [{"name": "a", ` + gh + `, "variables": {"T": "{{.Tag"}}]}`, "variables.T:"},
+		{"unknown template field", `{"routes": [{"name": "a", ` + gh + `, "variables": {"T": "{{.Tagg}}"}}]}`, "variables.T: {{.Tagg}}: want one of {{.Tag}}, {{.Version}}"},
+		{"unclosed template", `{"routes": [{"name": "a", ` + gh + `, "variables": {"T": "{{.Tag"}}]}`, "variables.T: unclosed {{"},
+		{"template logic", `{"routes": [{"name": "a", ` + gh + `, "variables": {"T": "{{if .Tag}}x{{end}}"}}]}`, "variables.T: {{if .Tag}}"},
+		{"stray braces", `{"routes": [{"name": "a", ` + gh + `, "variables": {"T": "x}}"}}]}`, "variables.T: unmatched }}"},
 		{"trailing data", `{"routes": [{"name": "a", ` + gh + `}]} {}`, "trailing data"},
 	}
 	for _, tt := range tests {
@@ -218,6 +220,26 @@ func TestPlan(t *testing.T) {
 	ds = tbl.Match(Event{Kind: KindRelease, ID: "d3", Repository: "acme/web", Tag: "v2.4.0", ReleaseAction: "published"})
 	if ds[0].Matched || !strings.Contains(ds[0].Reason, "sourceAction Source needs the event's commit SHA") {
 		t.Errorf("decision = %+v", ds[0])
+	}
+}
+
+func TestVarTemplate(t *testing.T) {
+	d := &TemplateData{Tag: "v1.2.0", Version: "1.2.0", Repository: "acme/web"}
+	tests := []struct{ in, want string }{
+		{"{{.Tag}}", "v1.2.0"},
+		{"release {{ .Version }} of {{.Repository}}!", "release 1.2.0 of acme/web!"},
+		{"no references", "no references"},
+		{"{{.Digest}}", ""},
+		{"a { b } c", "a { b } c"},
+	}
+	for _, tt := range tests {
+		tmpl, err := parseVarTemplate(tt.in)
+		if err != nil {
+			t.Fatalf("%q: %v", tt.in, err)
+		}
+		if got := tmpl.render(d); got != tt.want {
+			t.Errorf("%q rendered %q, want %q", tt.in, got, tt.want)
+		}
 	}
 }
 

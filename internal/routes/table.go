@@ -27,7 +27,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"text/template"
 
 	"github.com/Masterminds/semver/v3"
 )
@@ -55,7 +54,7 @@ type Route struct {
 	// TemplateData).
 	Variables map[string]string `json:"variables,omitempty"`
 
-	vars map[string]*template.Template
+	vars map[string]varTemplate
 }
 
 // ECRSource routes events from one ECR repository.
@@ -208,18 +207,14 @@ func (r *Route) validate() error {
 	if len(r.Variables) > MaxVariables {
 		return fmt.Errorf("variables: %d given; CodePipeline takes at most %d", len(r.Variables), MaxVariables)
 	}
-	r.vars = map[string]*template.Template{}
+	r.vars = map[string]varTemplate{}
 	for name, text := range r.Variables {
 		if !variableNameRE.MatchString(name) {
 			return fmt.Errorf("variables: name %q: CodePipeline variable names are 1-128 letters, digits, '@', '-' or '_'", name)
 		}
-		tmpl, err := template.New(name).Option("missingkey=error").Parse(text)
+		tmpl, err := parseVarTemplate(text)
 		if err != nil {
 			return fmt.Errorf("variables.%s: %w", name, err)
-		}
-		// Run it once on sample data: a misspelt field fails here, not at run time.
-		if err := tmpl.Execute(new(bytes.Buffer), sampleData); err != nil {
-			return fmt.Errorf("variables.%s: %w (fields: %s)", name, err, strings.Join(templateFields, ", "))
 		}
 		r.vars[name] = tmpl
 	}

@@ -127,7 +127,9 @@ func TestIgnored(t *testing.T) {
 		{"archive", func(t *testing.T) []byte {
 			return event(t, "push.json", nil, map[string]any{"action-type": "UPDATE_STORAGE_CLASS", "image-tag": nil})
 		}, "UPDATE_STORAGE_CLASS"},
-		{"other account", func(t *testing.T) []byte { return event(t, "push.json", map[string]any{"account": "999999999999"}, nil) }, "event is from account 999999999999"},
+		{"other account", func(t *testing.T) []byte {
+			return event(t, "push.json", map[string]any{"account": "999999999999"}, nil)
+		}, "event is from account 999999999999"},
 		{"untagged", func(t *testing.T) []byte { return event(t, "push.json", nil, map[string]any{"image-tag": nil}) }, "untagged image"},
 		{"other repository", func(t *testing.T) []byte { return event(t, "push.json", nil, map[string]any{"repository-name": "api"}) }, "repository api is not this route's"},
 		{"scan with HIGH findings", func(t *testing.T) []byte {

@@ -10,27 +10,37 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/codepipeline"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
+	"github.com/pipebridge/pipebridge/internal/lambdaenv"
 	"github.com/pipebridge/pipebridge/internal/routes"
 )
 
 func main() {
 	log := lambdacontext.NewLogger()
 	ctx := context.Background()
-	cfg, err := config.LoadDefaultConfig(ctx)
+	cfg, err := lambdaenv.Config(os.Getenv)
 	if err != nil {
 		log.Error("refusing to start", "error", err.Error())
 		os.Exit(1)
 	}
-	table, err := routes.Load(ctx, os.Getenv, func() routes.ParameterGetter { return ssm.NewFromConfig(cfg) })
+	table, err := routes.Load(ctx, os.Getenv, func() routes.ParameterGetter {
+		return ssm.NewFromConfig(cfg, func(o *ssm.Options) { setEndpoint(&o.BaseEndpoint, "SSM") })
+	})
 	if err != nil {
 		log.Error("refusing to start", "error", err.Error())
 		os.Exit(1)
 	}
 	log.Info("ready", "routes", len(table.Routes))
-	h := &handler{routes: table, pipelines: codepipeline.NewFromConfig(cfg), log: log}
+	pipelines := codepipeline.NewFromConfig(cfg, func(o *codepipeline.Options) { setEndpoint(&o.BaseEndpoint, "CodePipeline") })
+	h := &handler{routes: table, pipelines: pipelines, log: log}
 	lambda.Start(h.Handle)
+}
+
+// setEndpoint applies AWS_ENDPOINT_URL_<SERVICE> when it is set.
+func setEndpoint(dst **string, serviceID string) {
+	if e := lambdaenv.Endpoint(os.Getenv, serviceID); e != nil {
+		*dst = e
+	}
 }

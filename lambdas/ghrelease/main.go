@@ -21,12 +21,12 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/codepipeline"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/google/go-github/v90/github"
 
+	"github.com/pipebridge/pipebridge/internal/lambdaenv"
 	"github.com/pipebridge/pipebridge/internal/routes"
 )
 
@@ -58,20 +58,27 @@ func setup(ctx context.Context, getenv func(string) string) (*handler, error) {
 	if secretARN == "" {
 		return nil, errors.New("WEBHOOK_SECRET_ARN is not set: the webhook secret is required")
 	}
-	// Retries must fit GitHub's 10 s: a few quick attempts, short backoff, and a
-	// per-attempt HTTP timeout.
-	cfg, err := config.LoadDefaultConfig(ctx,
-		config.WithHTTPClient(&http.Client{Timeout: 3 * time.Second}),
-		config.WithRetryer(newRetryer))
+	cfg, err := lambdaenv.Config(getenv)
 	if err != nil {
 		return nil, err
 	}
-	sm := secretsmanager.NewFromConfig(cfg)
+	// Retries must fit GitHub's 10 s: a few quick attempts, short backoff, and a
+	// per-attempt HTTP timeout.
+	cfg.HTTPClient = &http.Client{Timeout: 3 * time.Second}
+	cfg.Retryer = newRetryer
+	endpoint := func(dst **string, serviceID string) {
+		if e := lambdaenv.Endpoint(getenv, serviceID); e != nil {
+			*dst = e
+		}
+	}
+	sm := secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) { endpoint(&o.BaseEndpoint, "Secrets Manager") })
 	sec, err := newSecret(ctx, sm, secretARN)
 	if err != nil {
 		return nil, err
 	}
-	table, err := routes.Load(ctx, getenv, func() routes.ParameterGetter { return ssm.NewFromConfig(cfg) })
+	table, err := routes.Load(ctx, getenv, func() routes.ParameterGetter {
+		return ssm.NewFromConfig(cfg, func(o *ssm.Options) { endpoint(&o.BaseEndpoint, "SSM") })
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +102,7 @@ func setup(ctx context.Context, getenv func(string) string) (*handler, error) {
 	}
 	return &handler{
 		routes:    table,
-		pipelines: codepipeline.NewFromConfig(cfg),
+		pipelines: codepipeline.NewFromConfig(cfg, func(o *codepipeline.Options) { endpoint(&o.BaseEndpoint, "CodePipeline") }),
 		secret:    sec,
 		commit: func(ctx context.Context, repository, tag string) (string, error) {
 			return tagCommit(ctx, gh.Git, repository, tag)
