@@ -62,6 +62,7 @@ var commands = map[string]command{
 	"render":    {"render an ECS task definition template", runRender},
 	"creds":     {"assume a role and write its temporary credentials to a file", runCreds},
 	"scan-gate": {"wait for an ECR image scan and fail on findings", runScanGate},
+	"explain":   {"show which routes an event matches and what would be started", runExplain},
 }
 
 // usageError makes the process exit with status 2.

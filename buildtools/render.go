@@ -288,30 +288,38 @@ func (c *captureHTTP) Do(r *http.Request) (*http.Response, error) {
 // user-data map keys (dockerLabels, log options) come out right by construction.
 // The SDK also validates required fields on the way. Nothing leaves the process.
 func marshalForAPI(ctx context.Context, td *ecs.RegisterTaskDefinitionInput) ([]byte, error) {
-	capture := &captureHTTP{}
-	client := ecs.New(ecs.Options{
-		Region:           "us-east-1",
-		BaseEndpoint:     aws.String("http://capture.invalid"),
-		Credentials:      aws.AnonymousCredentials{},
-		HTTPClient:       capture,
-		RetryMaxAttempts: 1,
+	out, err := wireJSON(func(h *captureHTTP) error {
+		_, err := ecs.New(ecs.Options{
+			Region: "us-east-1", BaseEndpoint: aws.String("http://capture.invalid"),
+			Credentials: aws.AnonymousCredentials{}, HTTPClient: h, RetryMaxAttempts: 1,
+		}).RegisterTaskDefinition(ctx, td)
+		return err
 	})
-	_, err := client.RegisterTaskDefinition(ctx, td)
+	if err != nil {
+		return nil, fmt.Errorf("task definition: %w", err)
+	}
+	return out, nil
+}
+
+// wireJSON runs call with an HTTP client that keeps the request body instead of
+// sending it, and returns that body indented, with object keys sorted (the
+// serializer writes Go maps in random order) and no HTML escaping (CodePipeline
+// replaces <IMAGE1_NAME> in taskdef.json as text).
+func wireJSON(call func(*captureHTTP) error) ([]byte, error) {
+	capture := &captureHTTP{}
+	err := call(capture)
 	if capture.body == nil {
 		if err == nil {
 			err = errors.New("no request body")
 		}
-		return nil, fmt.Errorf("task definition: %w", err)
+		return nil, err
 	}
-	// The serializer writes Go maps (dockerLabels, log options) in random order;
-	// re-encoding sorts every object's keys so the same input gives the same bytes.
 	dec := json.NewDecoder(bytes.NewReader(capture.body))
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err != nil {
-		return nil, fmt.Errorf("task definition: %w", err)
+		return nil, err
 	}
-	// No HTML escaping: CodePipeline replaces <IMAGE1_NAME> in taskdef.json as text.
 	var out bytes.Buffer
 	enc := json.NewEncoder(&out)
 	enc.SetEscapeHTML(false)

