@@ -6,7 +6,9 @@ DIST := dist
 LAMBDAS := $(notdir $(wildcard lambdas/*))
 BENCHTIME ?= 20x
 
-.PHONY: all build test test-go lint demo bench clean
+FUZZTIME ?= 30s
+
+.PHONY: all build test test-go lint demo bench fuzz clean
 
 all: build
 
@@ -40,7 +42,13 @@ demo: build
 
 ## bench: benchmarks, each measured side by side with its baseline in one run
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./buildtools/
+	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./buildtools/ ./test/lambdas/
+
+## fuzz: each fuzz target for FUZZTIME (default 30s); failures land in testdata/fuzz
+fuzz:
+	$(GO) test ./internal/routes -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./lambdas/ecrpush -run '^$$' -fuzz '^FuzzHandle$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./lambdas/ghrelease -run '^$$' -fuzz '^FuzzHandle$$' -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf $(DIST) cdk.out

@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
+	"github.com/pipebridge/pipebridge/internal/routes"
 	"github.com/pipebridge/pipebridge/test/moto"
 )
 
@@ -145,6 +146,17 @@ func run(ctx context.Context, dist string) error {
 		return err
 	}
 
+	table, err := os.ReadFile("examples/routes.json")
+	if err != nil {
+		return err
+	}
+	parsed, err := routes.Parse(table)
+	if err != nil {
+		return fmt.Errorf("examples/routes.json: %w", err)
+	}
+	if err := d.eventsDemo(ctx, pipelinesFor(parsed), table); err != nil {
+		return err
+	}
 	step("Done: every command ran against the emulator; nothing touched AWS")
 	return nil
 }

@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+
+	"github.com/pipebridge/pipebridge/internal/routes"
+	cpstub "github.com/pipebridge/pipebridge/test/codepipeline"
+	"github.com/pipebridge/pipebridge/test/githubapi"
+	"github.com/pipebridge/pipebridge/test/lambdaruntime"
+	"github.com/pipebridge/pipebridge/test/moto"
+)
+
+// demoSecret is the demo's webhook secret; it lives only in the emulator.
+const demoSecret = "demo-webhook-secret"
+
+// eventsDemo sends an ECR push and a signed GitHub release through the built
+// Lambdas, under the Runtime API server, and shows what they started.
+func (d *demo) eventsDemo(ctx context.Context, pipelines []cpstub.Pipeline, routeTable []byte) error {
+	cfg, err := d.srv.SDKConfig(ctx)
+	if err != nil {
+		return err
+	}
+	step("Build the Lambdas for this machine (make build's flags) and start the stand-ins")
+	root, err := lambdaruntime.ModuleRoot()
+	if err != nil {
+		return err
+	}
+	bins := map[string]string{}
+	for _, name := range []string{"ecrpush", "ghrelease"} {
+		bins[name] = filepath.Join(d.work, "lambda-"+name, "bootstrap")
+		if err := lambdaruntime.Build(root, "./lambdas/"+name, bins[name], ""); err != nil {
+			return err
+		}
+		fmt.Printf("  %s -> %s\n", name, bins[name])
+	}
+	cp := cpstub.Start(pipelines...)
+	defer cp.Close()
+	for _, p := range pipelines {
+		fmt.Printf("  CodePipeline stand-in holds %s (variables %s; source actions %s)\n", p.Name, strings.Join(p.Variables, ", "), strings.Join(p.SourceActions, ", "))
+	}
+	gh := githubapi.Start()
+	defer gh.Close()
+	gh.Annotated("acme/web", "v2.4.0", "d6cd1e2bd19e03a81132a23b2025920577f84e37", "9fceb02d0ae598e95dc970b74767f19372d61af8")
+
+	secret, err := secretsmanager.NewFromConfig(cfg).CreateSecret(ctx, &secretsmanager.CreateSecretInput{
+		Name: aws.String("pipebridge/webhook"), SecretString: aws.String(demoSecret),
+	})
+	if err != nil {
+		return fmt.Errorf("create webhook secret: %w", err)
+	}
+	if _, err := ssm.NewFromConfig(cfg).PutParameter(ctx, &ssm.PutParameterInput{
+		Name: aws.String("/pipebridge/routes"), Value: aws.String(string(routeTable)), Type: ssmtypes.ParameterTypeString,
+	}); err != nil {
+		return fmt.Errorf("put route table: %w", err)
+	}
+	env := append(d.srv.Env(), "AWS_ENDPOINT_URL_CODEPIPELINE="+cp.URL, "GITHUB_API_URL="+gh.URL,
+		"PIPEBRIDGE_ROUTES_PARAMETER=/pipebridge/routes", "WEBHOOK_SECRET_ARN="+aws.ToString(secret.ARN))
+	fmt.Println("  route table in SSM /pipebridge/routes; webhook secret in Secrets Manager")
+
+	step("Push acme/web:dev-42 to ECR; EventBridge hands ecrpush the ECR Image Action event")
+	if _, err := ecr.NewFromConfig(cfg).CreateRepository(ctx, &ecr.CreateRepositoryInput{RepositoryName: aws.String("acme/web")}); err != nil {
+		return err
+	}
+	digest, err := pushImage(ctx, ecr.NewFromConfig(cfg), "acme/web", "dev-42")
+	if err != nil {
+		return err
+	}
+	ecrEvent := fmt.Sprintf(`{"version":"0","id":"4f3b1c2a-9d8e-4f70-8a6b-5c4d3e2f1a0b","detail-type":"ECR Image Action","source":"aws.ecr",`+
+		`"account":"%s","time":"2026-11-22T10:00:00Z","region":"%s","resources":[],`+
+		`"detail":{"result":"SUCCESS","repository-name":"acme/web","image-digest":"%s","action-type":"PUSH","image-tag":"dev-42"}}`,
+		moto.Account, moto.Region, digest)
+	if err := invokeAndShow(ctx, "ecrpush", bins["ecrpush"], env, []byte(ecrEvent)); err != nil {
+		return err
+	}
+
+	step("Publish GitHub release v2.4.0 of acme/web; GitHub posts a signed delivery to ghrelease")
+	body, err := os.ReadFile(filepath.Join(root, "buildtools/testdata/explain/release-body.json"))
+	if err != nil {
+		return err
+	}
+	mac := hmac.New(sha256.New, []byte(demoSecret))
+	mac.Write(body)
+	headers := map[string]string{"content-type": "application/json", "x-github-event": "release",
+		"x-github-delivery": "72d3162e-cc78-11e3-81ab-4c9367dc0958", "x-hub-signature-256": "sha256=" + hex.EncodeToString(mac.Sum(nil))}
+	good, _ := json.Marshal(events.LambdaFunctionURLRequest{Version: "2.0", RawPath: "/", Headers: headers, Body: string(body)})
+	bad := strings.Replace(string(good), headers["x-hub-signature-256"], "sha256="+strings.Repeat("0", 64), 1)
+	fmt.Println("  (1) the delivery; (2) GitHub redelivers it; (3) a forged delivery with a bad signature")
+	if err := invokeAndShow(ctx, "ghrelease", bins["ghrelease"], env, good, good, []byte(bad)); err != nil {
+		return err
+	}
+
+	step("What CodePipeline was asked to start")
+	for _, ex := range cp.Executions() {
+		b, _ := json.MarshalIndent(ex.Request, "  ", "  ")
+		fmt.Printf("  execution %s:\n  %s\n", ex.ID, b)
+	}
+	fmt.Printf("  %d requests, %d executions (the redelivery reused its token), %d rejected\n", len(cp.Requests()), len(cp.Executions()), len(cp.Rejected()))
+	if len(cp.Executions()) != 2 || len(cp.Rejected()) != 0 {
+		return fmt.Errorf("want 2 executions and no rejected request, got %d and %v", len(cp.Executions()), cp.Rejected())
+	}
+	return nil
+}
+
+// invokeAndShow runs the function and invokes it with each payload, printing the
+// results and the function's log lines.
+func invokeAndShow(ctx context.Context, name, bin string, env []string, payloads ...[]byte) error {
+	rt, err := lambdaruntime.Start(lambdaruntime.Function{Name: name, Bootstrap: bin, Env: env})
+	if err != nil {
+		return err
+	}
+	defer rt.Stop()
+	for _, p := range payloads {
+		res, err := rt.Invoke(ctx, p)
+		if err != nil {
+			return fmt.Errorf("%s: %w\n%s", name, err, rt.Logs())
+		}
+		if res.Err != nil {
+			fmt.Printf("  %s returned an error: %s\n", name, res.Err)
+			continue
+		}
+		var resp events.LambdaFunctionURLResponse
+		if json.Unmarshal(res.Payload, &resp) == nil && resp.StatusCode != 0 {
+			fmt.Printf("  %s answered HTTP %d %s\n", name, resp.StatusCode, resp.Body)
+		} else {
+			fmt.Printf("  %s returned %s\n", name, res.Payload)
+		}
+	}
+	fmt.Printf("  %s log:\n", name)
+	for _, line := range strings.Split(strings.TrimSpace(rt.Logs()), "\n") {
+		if strings.Contains(line, demoSecret) {
+			return fmt.Errorf("%s logged the webhook secret", name)
+		}
+		fmt.Println("    " + line)
+	}
+	return nil
+}
+
+// pipelinesFor declares, for each pipeline a route table names, the variables and
+// source actions its routes send.
+func pipelinesFor(table *routes.Table) []cpstub.Pipeline {
+	byName := map[string]*cpstub.Pipeline{}
+	var order []string
+	for _, r := range table.Routes {
+		p := byName[r.Pipeline]
+		if p == nil {
+			p = &cpstub.Pipeline{Name: r.Pipeline}
+			byName[r.Pipeline] = p
+			order = append(order, r.Pipeline)
+		}
+		for v := range r.Variables {
+			if !slices.Contains(p.Variables, v) {
+				p.Variables = append(p.Variables, v)
+			}
+		}
+		if r.SourceAction != "" && !slices.Contains(p.SourceActions, r.SourceAction) {
+			p.SourceActions = append(p.SourceActions, r.SourceAction)
+		}
+	}
+	var out []cpstub.Pipeline
+	for _, n := range order {
+		slices.Sort(byName[n].Variables)
+		out = append(out, *byName[n])
+	}
+	return out
+}
