@@ -66,11 +66,10 @@ const ghRoutes = `{"routes": [{"name": "hello-prod", "github": {"repository": "C
   "pipeline": "hello-prod", "sourceAction": "Source", "variables": {"RELEASE_TAG": "{{.Tag}}"}}]}`
 
 type world struct {
-	srv  *moto.Server
-	cp   *cpstub.Server
-	gh   *githubapi.Server
-	env  []string
-	logs []string
+	srv *moto.Server
+	cp  *cpstub.Server
+	gh  *githubapi.Server
+	env []string
 }
 
 func newWorld(t *testing.T) *world {

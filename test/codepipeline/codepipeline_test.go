@@ -1,0 +1,68 @@
+package codepipeline
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/codepipeline"
+	"github.com/aws/aws-sdk-go-v2/service/codepipeline/types"
+)
+
+func TestStandInEnforcesTheAPI(t *testing.T) {
+	s := Start(Pipeline{Name: "web", Variables: []string{"TAG"}, SourceActions: []string{"Source"}})
+	defer s.Close()
+	client := codepipeline.New(codepipeline.Options{Region: "us-east-1", BaseEndpoint: aws.String(s.URL), RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider("a", "b", "")})
+	v := func(n, val string) types.PipelineVariable { return types.PipelineVariable{Name: aws.String(n), Value: aws.String(val)} }
+	many := make([]types.PipelineVariable, 51)
+	for i := range many {
+		many[i] = v("TAG", "x")
+	}
+	tests := []struct {
+		name string
+		in   codepipeline.StartPipelineExecutionInput
+		want string // "" for success
+	}{
+		{"valid", codepipeline.StartPipelineExecutionInput{Name: aws.String("web"), ClientRequestToken: aws.String("abc-123"),
+			Variables: []types.PipelineVariable{v("TAG", "v1")},
+			SourceRevisions: []types.SourceRevisionOverride{{ActionName: aws.String("Source"), RevisionType: types.SourceRevisionTypeCommitId, RevisionValue: aws.String("c0ffee")}}}, ""},
+		{"unknown pipeline", codepipeline.StartPipelineExecutionInput{Name: aws.String("api")}, "PipelineNotFoundException"},
+		{"bad name", codepipeline.StartPipelineExecutionInput{Name: aws.String("web prod")}, "name"},
+		{"bad token", codepipeline.StartPipelineExecutionInput{Name: aws.String("web"), ClientRequestToken: aws.String("a_b")}, "clientRequestToken"},
+		{"long token", codepipeline.StartPipelineExecutionInput{Name: aws.String("web"), ClientRequestToken: aws.String(strings.Repeat("a", 129))}, "clientRequestToken"},
+		{"undeclared variable", codepipeline.StartPipelineExecutionInput{Name: aws.String("web"), Variables: []types.PipelineVariable{v("OTHER", "x")}}, "does not declare variable OTHER"},
+		{"empty value", codepipeline.StartPipelineExecutionInput{Name: aws.String("web"), Variables: []types.PipelineVariable{v("TAG", "")}}, "value has length 0"},
+		{"51 variables", codepipeline.StartPipelineExecutionInput{Name: aws.String("web"), Variables: many}, "at most 50"},
+		{"bad revision type", codepipeline.StartPipelineExecutionInput{Name: aws.String("web"),
+			SourceRevisions: []types.SourceRevisionOverride{{ActionName: aws.String("Source"), RevisionType: "BRANCH", RevisionValue: aws.String("main")}}}, "revisionType"},
+		{"unknown source action", codepipeline.StartPipelineExecutionInput{Name: aws.String("web"),
+			SourceRevisions: []types.SourceRevisionOverride{{ActionName: aws.String("Image"), RevisionType: types.SourceRevisionTypeImageDigest, RevisionValue: aws.String("sha256:a")}}}, "no source action Image"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := client.StartPipelineExecution(context.Background(), &tt.in)
+			if tt.want == "" {
+				if err != nil || aws.ToString(out.PipelineExecutionId) == "" {
+					t.Fatalf("got %v, want an execution id", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+	// The same token again returns the same execution and starts none.
+	in := tests[0].in
+	first, _ := client.StartPipelineExecution(context.Background(), &in)
+	if len(s.Executions()) != 1 || aws.ToString(first.PipelineExecutionId) != s.Executions()[0].ID {
+		t.Errorf("a repeated token started a second execution")
+	}
+	s.Throttle(1)
+	if _, err := client.StartPipelineExecution(context.Background(), &in); err == nil || !strings.Contains(err.Error(), "ThrottlingException") {
+		t.Errorf("throttle: got %v", err)
+	}
+}
