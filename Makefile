@@ -8,7 +8,7 @@ BENCHTIME ?= 20x
 
 FUZZTIME ?= 30s
 
-.PHONY: all build test test-go lint demo bench fuzz clean
+.PHONY: all build test test-go test-cdk lint demo bench fuzz synth deploy clean
 
 all: build
 
@@ -23,18 +23,24 @@ build:
 	    -o $(DIST)/$$l/bootstrap ./lambdas/$$l || exit 1; \
 	done
 
-## test: lint, then every test (unit, emulator, buildspec)
-test: lint test-go
+## test: lint, then every test (unit, emulator, buildspec, Lambdas, CDK app)
+test: lint test-go test-cdk
 
 test-go:
 	$(GO) test -count=1 ./...
 
-## lint: gofmt, go vet, staticcheck (pinned in go.mod as a tool)
+# The CDK app is its own module (it keeps awscdk out of the other builds). -count=1:
+# Go's test cache cannot see the files node reads. It deploys make build's binaries.
+test-cdk: build
+	cd cdk && JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 $(GO) test -count=1 ./...
+
+## lint: gofmt, go vet, staticcheck (pinned in go.mod as a tool), for both modules
 lint:
-	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './cdk/node_modules/*')); \
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
+	cd cdk && $(GO) vet ./... && $(GO) tool -modfile=../go.mod staticcheck ./...
 
 ## demo: the whole flow against local emulators, no AWS account
 demo: build
@@ -50,5 +56,14 @@ fuzz:
 	$(GO) test ./lambdas/ecrpush -run '^$$' -fuzz '^FuzzHandle$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./lambdas/ghrelease -run '^$$' -fuzz '^FuzzHandle$$' -fuzztime $(FUZZTIME)
 
+## synth: synthesize pipebridge.yaml (PIPEBRIDGE_CONFIG=file for another) offline,
+## then cfn-lint every template and check cdk-nag's report
+synth: build
+	bash scripts/synth.sh
+
+## deploy: cdk deploy to the account in the config (README: "Deploying")
+deploy: synth
+	cd cdk && ./node_modules/.bin/cdk deploy --no-notices --app cdk.out --require-approval broadening
+
 clean:
-	rm -rf $(DIST) cdk.out
+	rm -rf $(DIST) cdk.out cdk/cdk.out

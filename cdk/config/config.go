@@ -1,0 +1,507 @@
+// Package config reads pipebridge.yaml, the one file from which the CDK app builds
+// ECR repositories, pipelines, triggers and the GitHub Actions role, and compiles
+// its triggers into the route table the Lambdas serve (validated by the same code
+// the Lambdas use). Errors name the file, line and field.
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/pipebridge/pipebridge/internal/routes"
+)
+
+// Config is pipebridge.yaml.
+type Config struct {
+	// Account and Region the stack deploys to.
+	Account string `yaml:"account"`
+	Region  string `yaml:"region"`
+	// StackName defaults to "pipebridge".
+	StackName string `yaml:"stackName"`
+	// ConnectionARN is the CodeConnections (CodeStar Connections) connection to
+	// GitHub; required when an environment builds from GitHub.
+	ConnectionARN string `yaml:"connectionArn"`
+	// GitHubOIDCProvider is "create" (the default) to create the account's
+	// token.actions.githubusercontent.com provider, or the ARN of an existing one.
+	GitHubOIDCProvider string `yaml:"githubOidcProvider"`
+	// GitHubTokenSecret: "none" (the default), "create" (an empty secret you fill
+	// with a token), or an existing secret's ARN. The webhook Lambda uses it to look
+	// up tag commits in private repositories.
+	GitHubTokenSecret string `yaml:"githubTokenSecret"`
+	// GitHubAPIURL is the API base of GitHub Enterprise Server; empty for github.com.
+	GitHubAPIURL string `yaml:"githubApiUrl"`
+	// LogRetentionDays for every log group (default 30).
+	LogRetentionDays int `yaml:"logRetentionDays"`
+	// LambdaConcurrency is each trigger Lambda's reserved concurrency (default 5).
+	LambdaConcurrency int   `yaml:"lambdaConcurrency"`
+	Apps              []App `yaml:"apps"`
+
+	file string
+}
+
+// App is one container application: its image repository, its source, and the
+// environments it deploys to.
+type App struct {
+	Name string `yaml:"name"`
+	ECR  ECR    `yaml:"ecr"`
+	// GitHub is the application's repository, owner/name.
+	GitHub string `yaml:"github"`
+	// Containers are container names in the ECS task definitions; the image built
+	// or pushed runs in the first.
+	Containers []string `yaml:"containers"`
+	// ExecutionMode: QUEUED (the default), SUPERSEDED or PARALLEL.
+	ExecutionMode string `yaml:"executionMode"`
+	// BuildSecretsRoleARN, if set, is assumed (role chaining) in the build to give
+	// the Dockerfile build-time credentials, and GitHub Actions may assume it too.
+	BuildSecretsRoleARN string `yaml:"buildSecretsRoleArn"`
+	// GitHubActions, if set, creates a role that GitHub Actions can assume with
+	// OIDC to push images to this app's repository.
+	GitHubActions *GitHubActions `yaml:"githubActions"`
+	Environments  []Environment  `yaml:"environments"`
+}
+
+// ECR is the app's image repository.
+type ECR struct {
+	// Repository name; defaults to the app's name.
+	Repository string `yaml:"repository"`
+	// Import an existing repository instead of creating one.
+	Import bool `yaml:"import"`
+	// KeepImages is how many tagged images the lifecycle policy keeps (default 100).
+	KeepImages int `yaml:"keepImages"`
+}
+
+// GitHubActions pins who may assume the push role: the workflow's ref or its
+// deployment environment, in that repository only.
+type GitHubActions struct {
+	// Ref such as refs/heads/main or refs/tags/v1.2.3.
+	Ref string `yaml:"ref"`
+	// Environment is a GitHub deployment environment name.
+	Environment string `yaml:"environment"`
+}
+
+// Environment is one ECS service the app deploys to, through its own pipeline.
+type Environment struct {
+	Name    string `yaml:"name"`
+	Cluster string `yaml:"cluster"`
+	Service string `yaml:"service"`
+	// Approval adds a manual approval before the deploy.
+	Approval bool    `yaml:"approval"`
+	Trigger  Trigger `yaml:"trigger"`
+}
+
+// Trigger says what starts the environment's pipeline.
+type Trigger struct {
+	// On: "branch" (a push to Branch, CodePipeline's own Git trigger), "release"
+	// (a GitHub release), "tag" (a tag pushed or created on GitHub), or "image" (an
+	// image pushed to the app's ECR repository, or its scan completing).
+	On     string `yaml:"on"`
+	Branch string `yaml:"branch"`
+	// Tags filters release, tag and image triggers.
+	Tags *routes.TagFilter `yaml:"tags"`
+	// ReleaseActions and Prereleases, for "release": see the route table.
+	ReleaseActions []string `yaml:"releaseActions"`
+	Prereleases    string   `yaml:"prereleases"`
+	// Scan, for "image": deploy when the image's scan completes with no finding
+	// above this severity (NONE, INFORMATIONAL, LOW, MEDIUM, HIGH) instead of on push.
+	Scan string `yaml:"scanMaxSeverity"`
+}
+
+// Source action names in the generated pipelines; the route table names them.
+const (
+	GitHubSourceAction = "Source"
+	ECRSourceAction    = "Image"
+)
+
+// Pipeline variables the generated pipelines declare for the Lambdas.
+const (
+	VarReleaseTag = "RELEASE_TAG"
+	VarImageTag   = "IMAGE_TAG"
+	VarTriggerID  = "TRIGGER_ID"
+)
+
+var (
+	nameRE       = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
+	accountRE    = regexp.MustCompile(`^[0-9]{12}$`)
+	regionRE     = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]$`)
+	connectionRE = regexp.MustCompile(`^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:[0-9]{12}:connection/[A-Za-z0-9-]+$`)
+	oidcARNRE    = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:oidc-provider/token\.actions\.githubusercontent\.com$`)
+	secretARNRE  = regexp.MustCompile(`^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+$`)
+	roleARNRE    = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]+$`)
+	githubRepoRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+$`)
+	containerRE  = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
+	ecsNameRE    = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
+	branchRE     = regexp.MustCompile(`^[^\s~^:?*\[\\]+$`)
+	ghEnvRE      = regexp.MustCompile(`^[^*\s][^*]*$`)
+)
+
+// Load reads and validates a config file.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse validates data, read from file (named in errors).
+func Parse(file string, data []byte) (*Config, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var c Config
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("%s: %s", file, strings.TrimPrefix(err.Error(), "yaml: unmarshal errors:\n  "))
+	}
+	c.file = file
+	v := &validator{file: file, root: &root}
+	c.validate(v)
+	if len(v.errs) > 0 {
+		return nil, errors.Join(v.errs...)
+	}
+	return &c, nil
+}
+
+// validator collects errors with the line of the field they concern.
+type validator struct {
+	file string
+	root *yaml.Node
+	errs []error
+}
+
+// fail records an error at path (field names and indexes, as in the file).
+func (v *validator) fail(path []any, format string, args ...any) {
+	line := v.line(path)
+	v.errs = append(v.errs, fmt.Errorf("%s:%d: %s: %s", v.file, line, pathString(path), fmt.Sprintf(format, args...)))
+}
+
+// line finds the line of the deepest node on path that exists.
+func (v *validator) line(path []any) int {
+	n := v.root
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	line := n.Line
+	for _, p := range path {
+		var next *yaml.Node
+		switch key := p.(type) {
+		case string:
+			if n.Kind == yaml.MappingNode {
+				for i := 0; i+1 < len(n.Content); i += 2 {
+					if n.Content[i].Value == key {
+						next = n.Content[i+1]
+						line = n.Content[i].Line
+					}
+				}
+			}
+		case int:
+			if n.Kind == yaml.SequenceNode && key < len(n.Content) {
+				next = n.Content[key]
+				line = next.Line
+			}
+		}
+		if next == nil {
+			break
+		}
+		n = next
+	}
+	return line
+}
+
+func pathString(path []any) string {
+	var b strings.Builder
+	for _, p := range path {
+		switch k := p.(type) {
+		case string:
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(k)
+		case int:
+			b.WriteString("[" + strconv.Itoa(k) + "]")
+		}
+	}
+	return b.String()
+}
+
+func at(base []any, more ...any) []any { return append(slices.Clone(base), more...) }
+
+func (c *Config) validate(v *validator) {
+	switch {
+	case c.Account == "":
+		v.fail([]any{"account"}, "required: the 12-digit AWS account to deploy to")
+	case !accountRE.MatchString(c.Account):
+		v.fail([]any{"account"}, "%q is not a 12-digit AWS account id (quote it in YAML so leading zeros stay)", c.Account)
+	}
+	switch {
+	case c.Region == "":
+		v.fail([]any{"region"}, "required: the AWS region to deploy to, such as eu-west-1")
+	case !regionRE.MatchString(c.Region):
+		v.fail([]any{"region"}, "%q is not an AWS region name", c.Region)
+	}
+	if c.StackName == "" {
+		c.StackName = "pipebridge"
+	} else if !regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]{0,127}$`).MatchString(c.StackName) {
+		v.fail([]any{"stackName"}, "%q: CloudFormation stack names are letters, digits and '-', starting with a letter", c.StackName)
+	}
+	if c.ConnectionARN != "" && !connectionRE.MatchString(c.ConnectionARN) {
+		v.fail([]any{"connectionArn"}, "%q is not a CodeConnections connection ARN (arn:aws:codeconnections:REGION:ACCOUNT:connection/ID)", c.ConnectionARN)
+	}
+	switch p := c.GitHubOIDCProvider; {
+	case p == "":
+		c.GitHubOIDCProvider = "create"
+	case p == "create" || oidcARNRE.MatchString(p):
+	default:
+		v.fail([]any{"githubOidcProvider"}, "%q: want \"create\" or the ARN of the account's token.actions.githubusercontent.com provider", p)
+	}
+	switch s := c.GitHubTokenSecret; {
+	case s == "":
+		c.GitHubTokenSecret = "none"
+	case s == "none" || s == "create" || secretARNRE.MatchString(s):
+	default:
+		v.fail([]any{"githubTokenSecret"}, "%q: want \"none\", \"create\" or a Secrets Manager secret ARN", s)
+	}
+	if c.GitHubAPIURL != "" && !strings.HasPrefix(c.GitHubAPIURL, "https://") {
+		v.fail([]any{"githubApiUrl"}, "%q: want the https:// API base of GitHub Enterprise Server, such as https://github.example.com/api/v3/", c.GitHubAPIURL)
+	}
+	if c.LogRetentionDays == 0 {
+		c.LogRetentionDays = 30
+	} else if !slices.Contains(logRetentionDays, c.LogRetentionDays) {
+		v.fail([]any{"logRetentionDays"}, "%d is not a CloudWatch Logs retention; use one of %v", c.LogRetentionDays, logRetentionDays)
+	}
+	if c.LambdaConcurrency == 0 {
+		c.LambdaConcurrency = 5
+	} else if c.LambdaConcurrency < 1 || c.LambdaConcurrency > 100 {
+		v.fail([]any{"lambdaConcurrency"}, "%d: want 1 to 100", c.LambdaConcurrency)
+	}
+	if len(c.Apps) == 0 {
+		v.fail([]any{"apps"}, "required: at least one app")
+	}
+	apps := map[string]int{}
+	repos := map[string]int{}
+	for i := range c.Apps {
+		a := &c.Apps[i]
+		base := []any{"apps", i}
+		a.validate(v, c, base)
+		if j, dup := apps[a.Name]; dup && a.Name != "" {
+			v.fail(at(base, "name"), "%q is also the name of apps[%d]: app names must be unique", a.Name, j)
+		}
+		apps[a.Name] = i
+		if j, dup := repos[a.ECR.Repository]; dup && a.ECR.Repository != "" {
+			v.fail(at(base, "ecr", "repository"), "%q is also apps[%d]'s repository: each app needs its own", a.ECR.Repository, j)
+		}
+		repos[a.ECR.Repository] = i
+	}
+}
+
+var logRetentionDays = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+
+func (a *App) validate(v *validator, c *Config, base []any) {
+	switch {
+	case a.Name == "":
+		v.fail(at(base, "name"), "required")
+	case !nameRE.MatchString(a.Name) || len(a.Name) > 40:
+		v.fail(at(base, "name"), "%q: use 1-40 lower-case letters, digits and '-', starting with a letter", a.Name)
+	}
+	if a.ECR.Repository == "" {
+		a.ECR.Repository = a.Name
+	}
+	if !regexp.MustCompile(`^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$`).MatchString(a.ECR.Repository) || len(a.ECR.Repository) < 2 || len(a.ECR.Repository) > 256 {
+		v.fail(at(base, "ecr", "repository"), "%q is not a valid ECR repository name", a.ECR.Repository)
+	}
+	switch {
+	case a.ECR.KeepImages == 0:
+		a.ECR.KeepImages = 100
+	case a.ECR.KeepImages < 1 || a.ECR.KeepImages > 10000:
+		v.fail(at(base, "ecr", "keepImages"), "%d: want 1 to 10000", a.ECR.KeepImages)
+	case a.ECR.Import:
+		v.fail(at(base, "ecr", "keepImages"), "an imported repository keeps its own lifecycle policy: remove keepImages or import: true")
+	}
+	if a.GitHub != "" && !githubRepoRE.MatchString(a.GitHub) {
+		v.fail(at(base, "github"), "%q: want owner/name", a.GitHub)
+	}
+	if len(a.Containers) == 0 {
+		v.fail(at(base, "containers"), "required: the container name(s) in the ECS task definition; the image runs in the first")
+	}
+	for j, n := range a.Containers {
+		if !containerRE.MatchString(n) {
+			v.fail(at(base, "containers", j), "%q: ECS container names are 1-255 letters, digits, '-' or '_'", n)
+		}
+		if slices.Index(a.Containers, n) != j {
+			v.fail(at(base, "containers", j), "%q is listed twice", n)
+		}
+	}
+	switch a.ExecutionMode {
+	case "":
+		a.ExecutionMode = "QUEUED"
+	case "QUEUED", "SUPERSEDED", "PARALLEL":
+	default:
+		v.fail(at(base, "executionMode"), "%q: want QUEUED, SUPERSEDED or PARALLEL", a.ExecutionMode)
+	}
+	if a.BuildSecretsRoleARN != "" && !roleARNRE.MatchString(a.BuildSecretsRoleARN) {
+		v.fail(at(base, "buildSecretsRoleArn"), "%q is not an IAM role ARN", a.BuildSecretsRoleARN)
+	}
+	if ga := a.GitHubActions; ga != nil {
+		p := at(base, "githubActions")
+		switch {
+		case a.GitHub == "":
+			v.fail(p, "needs the app's github repository: the role trusts only that repository")
+		case (ga.Ref == "") == (ga.Environment == ""):
+			v.fail(p, "give exactly one of ref (such as refs/heads/main) and environment: the role's trust is pinned to it")
+		case ga.Ref != "" && (!strings.HasPrefix(ga.Ref, "refs/") || strings.ContainsAny(ga.Ref, "*? ")):
+			v.fail(at(p, "ref"), "%q: want a full ref without wildcards, such as refs/heads/main", ga.Ref)
+		case ga.Environment != "" && !ghEnvRE.MatchString(ga.Environment):
+			v.fail(at(p, "environment"), "%q: no wildcards", ga.Environment)
+		}
+	}
+	if len(a.Environments) == 0 {
+		v.fail(at(base, "environments"), "required: at least one environment to deploy to")
+	}
+	seen := map[string]int{}
+	for j := range a.Environments {
+		e := &a.Environments[j]
+		e.validate(v, c, a, at(base, "environments", j))
+		if k, dup := seen[e.Name]; dup && e.Name != "" {
+			v.fail(at(base, "environments", j, "name"), "%q is also environments[%d]'s name", e.Name, k)
+		}
+		seen[e.Name] = j
+	}
+}
+
+func (e *Environment) validate(v *validator, c *Config, a *App, base []any) {
+	switch {
+	case e.Name == "":
+		v.fail(at(base, "name"), "required")
+	case !nameRE.MatchString(e.Name) || len(e.Name) > 20:
+		v.fail(at(base, "name"), "%q: use 1-20 lower-case letters, digits and '-', starting with a letter", e.Name)
+	}
+	for _, f := range []struct{ key, val string }{{"cluster", e.Cluster}, {"service", e.Service}} {
+		if f.val == "" {
+			v.fail(at(base, f.key), "required: the ECS %s to deploy to", f.key)
+		} else if !ecsNameRE.MatchString(f.val) {
+			v.fail(at(base, f.key), "%q is not an ECS %s name", f.val, f.key)
+		}
+	}
+	t := &e.Trigger
+	tp := at(base, "trigger")
+	switch t.On {
+	case "branch", "release", "tag":
+		if a.GitHub == "" {
+			v.fail(at(tp, "on"), "%q builds from GitHub: set the app's github repository", t.On)
+		}
+		if c.ConnectionARN == "" {
+			v.fail(at(tp, "on"), "%q builds from GitHub through CodeConnections: set connectionArn", t.On)
+		}
+	case "image":
+	case "":
+		v.fail(at(tp, "on"), "required: branch, release, tag or image")
+		return
+	default:
+		v.fail(at(tp, "on"), "%q: want branch, release, tag or image", t.On)
+		return
+	}
+	if t.On == "branch" {
+		switch {
+		case t.Branch == "":
+			v.fail(at(tp, "branch"), "required with on: branch")
+		case !branchRE.MatchString(t.Branch):
+			v.fail(at(tp, "branch"), "%q is not a branch name", t.Branch)
+		}
+		if t.Tags != nil {
+			v.fail(at(tp, "tags"), "on: branch builds every push to the branch; tags filter release, tag and image triggers")
+		}
+	} else if t.Branch != "" {
+		v.fail(at(tp, "branch"), "only with on: branch")
+	}
+	if t.On != "release" && (len(t.ReleaseActions) > 0 || t.Prereleases != "") {
+		v.fail(at(tp, "on"), "releaseActions and prereleases apply only to on: release")
+	}
+	if t.On != "image" && t.Scan != "" {
+		v.fail(at(tp, "scanMaxSeverity"), "only with on: image")
+	}
+	if t.Tags != nil && t.On != "branch" {
+		// The Lambdas' own parser decides what a valid filter is.
+		probe, _ := json.Marshal(map[string]any{"routes": []any{map[string]any{
+			"name": "probe", "pipeline": "probe", "github": map[string]any{"repository": "o/r"}, "tags": t.Tags}}})
+		if _, err := routes.Parse(probe); err != nil {
+			msg := err.Error()
+			if i := strings.Index(msg, "tags."); i >= 0 {
+				msg = msg[i+len("tags."):]
+			}
+			v.fail(at(tp, "tags"), "%s", msg)
+		}
+	}
+}
+
+// PipelineName is the name of the environment's pipeline.
+func PipelineName(a *App, e *Environment) string { return a.Name + "-" + e.Name }
+
+// Routes compiles the triggers that the Lambdas serve (release, tag and image)
+// into a route table, validated by routes.Parse as the Lambdas will.
+func (c *Config) Routes() ([]byte, *routes.Table, error) {
+	var rs []map[string]any
+	for i := range c.Apps {
+		a := &c.Apps[i]
+		for j := range a.Environments {
+			e := &a.Environments[j]
+			t := e.Trigger
+			r := map[string]any{"name": PipelineName(a, e), "pipeline": PipelineName(a, e)}
+			if t.Tags != nil {
+				r["tags"] = t.Tags
+			}
+			switch t.On {
+			case "release", "tag":
+				gh := map[string]any{"repository": a.GitHub}
+				if t.On == "release" {
+					gh["events"] = []string{"release"}
+					if len(t.ReleaseActions) > 0 {
+						gh["releaseActions"] = t.ReleaseActions
+					}
+					if t.Prereleases != "" {
+						gh["prereleases"] = t.Prereleases
+					}
+				} else {
+					gh["events"] = []string{"tag-push", "tag-create"}
+				}
+				r["github"] = gh
+				r["sourceAction"] = GitHubSourceAction
+				r["variables"] = map[string]string{VarReleaseTag: "{{.Tag}}", VarTriggerID: "{{.DeliveryID}}"}
+			case "image":
+				src := map[string]any{"repository": a.ECR.Repository, "account": c.Account, "region": c.Region}
+				if t.Scan != "" {
+					src["events"] = []string{"scan"}
+					src["maxSeverity"] = t.Scan
+				}
+				r["ecr"] = src
+				r["sourceAction"] = ECRSourceAction
+				r["variables"] = map[string]string{VarImageTag: "{{.Tag}}", VarTriggerID: "{{.EventID}}"}
+			default:
+				continue
+			}
+			rs = append(rs, r)
+		}
+	}
+	if len(rs) == 0 {
+		return nil, nil, nil
+	}
+	data, err := json.Marshal(map[string]any{"routes": rs})
+	if err != nil {
+		return nil, nil, err
+	}
+	table, err := routes.Parse(data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: the compiled route table is invalid: %w", c.file, err)
+	}
+	return data, table, nil
+}

@@ -1,0 +1,107 @@
+package config
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestExample(t *testing.T) {
+	c, err := Load("../../pipebridge.yaml")
+	if err != nil {
+		t.Fatalf("pipebridge.yaml: %v", err)
+	}
+	if c.Apps[1].ExecutionMode != "QUEUED" || c.Apps[1].ECR.KeepImages != 100 {
+		t.Errorf("defaults not applied: %+v", c.Apps[1])
+	}
+	data, table, err := c.Routes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, r := range table.Routes {
+		names = append(names, r.Name+"->"+r.Pipeline+"/"+r.SourceAction)
+	}
+	want := []string{"web-staging->web-staging/Source", "web-prod->web-prod/Source", "worker-prod->worker-prod/Image"}
+	if diff := cmp.Diff(want, names); diff != "" {
+		t.Errorf("routes (-want +got):\n%s", diff)
+	}
+	if !json.Valid(data) {
+		t.Errorf("route table is not JSON")
+	}
+	if r := table.Routes[2]; r.ECR.Account != "123456789012" || r.ECR.Events[0] != "scan" || r.ECR.MaxSeverity != "MEDIUM" {
+		t.Errorf("worker route: %+v", r.ECR)
+	}
+}
+
+const base = `account: "123456789012"
+region: us-east-1
+connectionArn: arn:aws:codeconnections:us-east-1:123456789012:connection/abc-123
+apps:
+  - name: web
+    github: acme/web
+    containers: [web]
+    environments:
+      - name: prod
+        cluster: prod
+        service: web
+        trigger: {on: release}
+`
+
+func TestErrors(t *testing.T) {
+	tests := []struct {
+		name, yaml string
+		want       []string
+	}{
+		{"unknown field", strings.Replace(base, "region:", "regoin: x\nregion:", 1), []string{"pipebridge.yaml: line 2: field regoin not found"}},
+		{"unknown nested field", strings.Replace(base, "        cluster: prod", "        clustr: prod\n        cluster: prod", 1), []string{"line 10: field clustr not found"}},
+		{"wrong type", strings.Replace(base, "containers: [web]", "containers: web", 1), []string{"line 7: cannot unmarshal !!str `web` into []string"}},
+		{"missing account", strings.Replace(base, `account: "123456789012"`, "", 1), []string{"pipebridge.yaml:2: account: required"}},
+		{"unquoted account", strings.Replace(base, `"123456789012"`, "0123456789", 1), []string{`pipebridge.yaml:1: account: "0123456789" is not a 12-digit`, "quote it"}},
+		{"bad region", strings.Replace(base, "us-east-1\n", "useast\n", 1), []string{`pipebridge.yaml:2: region: "useast"`}},
+		{"no apps", strings.Split(base, "apps:")[0], []string{"apps: required"}},
+		{"missing cluster", strings.Replace(base, "        cluster: prod\n", "", 1), []string{"pipebridge.yaml:9: apps[0].environments[0].cluster: required"}},
+		{"no connection", strings.Replace(base, "connectionArn: arn:aws:codeconnections:us-east-1:123456789012:connection/abc-123\n", "", 1), []string{`apps[0].environments[0].trigger.on: "release" builds from GitHub through CodeConnections: set connectionArn`}},
+		{"bad connection", strings.Replace(base, "connection/abc-123", "bad", 1), []string{"pipebridge.yaml:3: connectionArn:"}},
+		{"release without GitHub repo", strings.Replace(base, "    github: acme/web\n", "", 1), []string{"set the app's github repository"}},
+		{"branch without branch", strings.Replace(base, "{on: release}", "{on: branch}", 1), []string{"pipebridge.yaml:12: apps[0].environments[0].trigger.branch: required with on: branch"}},
+		{"branch with tags", strings.Replace(base, "{on: release}", "{on: branch, branch: main, tags: {glob: v*}}", 1), []string{"trigger.tags: on: branch builds every push"}},
+		{"bad trigger", strings.Replace(base, "{on: release}", "{on: commit}", 1), []string{`trigger.on: "commit": want branch, release, tag or image`}},
+		{"bad semver", strings.Replace(base, "{on: release}", `{on: release, tags: {semver: ">=two"}}`, 1), []string{`pipebridge.yaml:12: apps[0].environments[0].trigger.tags: semver ">=two"`}},
+		{"two tag filters", strings.Replace(base, "{on: release}", `{on: release, tags: {glob: "v*", regex: "^v"}}`, 1), []string{"trigger.tags: give exactly one of glob, regex and semver"}},
+		{"scan on a release", strings.Replace(base, "{on: release}", "{on: release, scanMaxSeverity: LOW}", 1), []string{"trigger.scanMaxSeverity: only with on: image"}},
+		{"prereleases on image", strings.Replace(base, "{on: release}", "{on: image, prereleases: only}", 1), []string{"releaseActions and prereleases apply only to on: release"}},
+		{"duplicate environment", base + "      - name: prod\n        cluster: c\n        service: s\n        trigger: {on: image}\n", []string{`pipebridge.yaml:13: apps[0].environments[1].name: "prod" is also environments[0]'s name`}},
+		{"duplicate app", base + "  - name: web\n    ecr: {repository: other}\n    containers: [x]\n    environments: [{name: a, cluster: c, service: s, trigger: {on: image}}]\n", []string{`apps[1].name: "web" is also the name of apps[0]`}},
+		{"shared repository", base + "  - name: api\n    ecr: {repository: web}\n    containers: [x]\n    environments: [{name: a, cluster: c, service: s, trigger: {on: image}}]\n", []string{`apps[1].ecr.repository: "web" is also apps[0]'s repository`}},
+		{"actions role without pin", strings.Replace(base, "    containers: [web]\n", "    containers: [web]\n    githubActions: {}\n", 1), []string{"githubActions: give exactly one of ref"}},
+		{"actions role with wildcard ref", strings.Replace(base, "    containers: [web]\n", "    containers: [web]\n    githubActions: {ref: \"refs/heads/*\"}\n", 1), []string{"githubActions.ref: \"refs/heads/*\": want a full ref without wildcards"}},
+		{"bad container", strings.Replace(base, "[web]", "[\"web app\"]", 1), []string{`apps[0].containers[0]: "web app"`}},
+		{"no environments", strings.SplitAfter(base, "containers: [web]\n")[0], []string{"apps[0].environments: required"}},
+		{"bad execution mode", strings.Replace(base, "    containers: [web]\n", "    containers: [web]\n    executionMode: FIFO\n", 1), []string{`executionMode: "FIFO"`}},
+		{"imported repo with lifecycle", strings.Replace(base, "    containers: [web]\n", "    containers: [web]\n    ecr: {import: true, keepImages: 5}\n", 1), []string{"an imported repository keeps its own lifecycle policy"}},
+		{"bad retention", "logRetentionDays: 31\n" + base, []string{"logRetentionDays: 31 is not a CloudWatch Logs retention"}},
+		{"several errors at once", strings.Replace(strings.Replace(base, "        cluster: prod\n", "", 1), "us-east-1\n", "nowhere\n", 1), []string{"region:", "cluster: required"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("pipebridge.yaml", []byte(tt.yaml))
+			if err == nil {
+				t.Fatalf("got no error, want %q", tt.want)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error:\n%v\nwant it to contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestBaseIsValid(t *testing.T) {
+	if _, err := Parse("pipebridge.yaml", []byte(base)); err != nil {
+		t.Fatal(err)
+	}
+}

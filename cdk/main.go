@@ -1,0 +1,93 @@
+// The pipebridge CDK app: from pipebridge.yaml it defines ECR repositories,
+// CodeBuild projects, CodePipeline V2 pipelines, the Lambdas that trigger them,
+// and the GitHub Actions OIDC role, checked by cdk-nag's AwsSolutions rules.
+//
+// Environment (read here only; constructs take their configuration as props):
+//
+//	PIPEBRIDGE_CONFIG  the config file (default ../pipebridge.yaml)
+//	PIPEBRIDGE_DIST    the built binaries from make build (default ../dist)
+//	CDK_OUTDIR         where to write the cloud assembly (the CDK CLI sets it)
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/pipebridge/pipebridge/cdk/config"
+)
+
+func main() {
+	defer jsii.Close()
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "pipebridge cdk:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	cfgPath := envOr("PIPEBRIDGE_CONFIG", "../pipebridge.yaml")
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		return err
+	}
+	props, err := LoadStackProps(cfg, envOr("PIPEBRIDGE_DIST", "../dist"), "../buildspec.yml")
+	if err != nil {
+		return err
+	}
+	// go run and go test do not read cdk.json, so the output folder is set here;
+	// without it the assembly goes to a temporary folder that is deleted at exit.
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(envOr("CDK_OUTDIR", "cdk.out")), PostCliContext: &featureFlags})
+	NewPipebridgeStack(app, cfg.StackName, props)
+	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Reports: jsii.Bool(true)}), nil)
+	app.Synth(nil)
+	return nil
+}
+
+// featureFlags are the CDK feature flags the stack is written for. They are set
+// here rather than in cdk.json because go run and go test do not read cdk.json:
+// the CLI, the tests and a plain go run must build the same template.
+var featureFlags = map[string]any{
+	"@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy":                          true,
+	"@aws-cdk/aws-s3:createDefaultLoggingPolicy":                               true,
+	"@aws-cdk/aws-iam:minimizePolicies":                                        true,
+	"@aws-cdk/aws-iam:standardizedServicePrincipals":                           true,
+	"@aws-cdk/aws-codepipeline:crossAccountKeysDefaultValueToFalse":            true,
+	"@aws-cdk/aws-codepipeline:defaultPipelineTypeToV2":                        true,
+	"@aws-cdk/aws-ecs:arnFormatIncludesClusterName":                            true,
+	"@aws-cdk/aws-lambda:useCdkManagedLogGroup":                                true,
+	"@aws-cdk/aws-codepipeline-actions:useNewDefaultBranchForCodeCommitSource": true,
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// LoadStackProps reads what the stack needs from disk: the built binaries and the
+// buildspec. It fails with advice when make build has not run.
+func LoadStackProps(cfg *config.Config, dist, buildspecPath string) (*PipebridgeStackProps, error) {
+	buildspec, err := os.ReadFile(buildspecPath)
+	if err != nil {
+		return nil, fmt.Errorf("read buildspec: %w", err)
+	}
+	p := &PipebridgeStackProps{
+		Config:         cfg,
+		Buildspec:      buildspec,
+		CLIAsset:       filepath.Join(dist, "pipebridge-linux-arm64"),
+		ECRPushAsset:   filepath.Join(dist, "ecrpush"),
+		GHReleaseAsset: filepath.Join(dist, "ghrelease"),
+	}
+	for _, f := range []string{p.CLIAsset, filepath.Join(p.ECRPushAsset, "bootstrap"), filepath.Join(p.GHReleaseAsset, "bootstrap")} {
+		if _, err := os.Stat(f); err != nil {
+			return nil, fmt.Errorf("%v: run make build first (the stack deploys the built binaries)", err)
+		}
+	}
+	return p, nil
+}

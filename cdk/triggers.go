@@ -1,0 +1,256 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsssm"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/pipebridge/pipebridge/cdk/config"
+	"github.com/pipebridge/pipebridge/internal/routes"
+)
+
+// maxInlineRoutes is how large a route table may be and still travel in the
+// function's environment (Lambda allows 4 KB for all variables); a larger one goes
+// to an SSM parameter the function reads at cold start.
+const maxInlineRoutes = 3000
+
+type triggersProps struct {
+	cfg                          *config.Config
+	key                          awskms.IKey
+	logRetention                 awslogs.RetentionDays
+	ecrPushAsset, ghReleaseAsset string
+}
+
+// newTriggers defines the Lambdas that start the release, tag and image pipelines:
+// ecrpush behind EventBridge rules for the routed repositories, and ghrelease
+// behind a Function URL for the GitHub webhook. Each gets only its own routes.
+func newTriggers(stack awscdk.Stack, p *triggersProps) {
+	_, table, err := p.cfg.Routes()
+	if err != nil {
+		panic(err.Error())
+	}
+	if table == nil {
+		return
+	}
+	var ecrRoutes, ghRoutes []*routes.Route
+	for _, r := range table.Routes {
+		if r.ECR != nil {
+			ecrRoutes = append(ecrRoutes, r)
+		} else {
+			ghRoutes = append(ghRoutes, r)
+		}
+	}
+	scope := constructs.NewConstruct(stack, jsii.String("Triggers"))
+	if len(ecrRoutes) > 0 {
+		newECRPush(scope, p, ecrRoutes)
+	}
+	if len(ghRoutes) > 0 {
+		newGHRelease(scope, p, ghRoutes)
+	}
+}
+
+// function is a trigger Lambda with its own role (no managed policies), log group,
+// and the permission to start only its routes' pipelines.
+func function(scope constructs.Construct, id string, p *triggersProps, asset string, rs []*routes.Route, props *awslambda.FunctionProps) awslambda.Function {
+	stack := awscdk.Stack_Of(scope)
+	logs := awslogs.NewLogGroup(scope, jsii.String(id+"Logs"), &awslogs.LogGroupProps{
+		Retention: p.logRetention, RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+	})
+	role := awsiam.NewRole(scope, jsii.String(id+"Role"), &awsiam.RoleProps{
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+		Description: jsii.String("pipebridge " + id + " Lambda"),
+	})
+	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("Logs"),
+		Actions:   jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents"),
+		Resources: jsii.Strings(*logs.LogGroupArn()),
+	}))
+	var arns []string
+	seen := map[string]bool{}
+	for _, r := range rs {
+		if !seen[r.Pipeline] {
+			seen[r.Pipeline] = true
+			arns = append(arns, *stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("codepipeline"), Resource: jsii.String(r.Pipeline)}))
+		}
+	}
+	sort.Strings(arns)
+	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("StartRoutedPipelines"),
+		Actions:   jsii.Strings("codepipeline:StartPipelineExecution"),
+		Resources: jsii.Strings(arns...),
+	}))
+
+	table, err := json.Marshal(map[string]any{"routes": rs})
+	if err != nil {
+		panic(err)
+	}
+	// The Lambdas' parser must take what the stack gives them.
+	if _, err := routes.Parse(table); err != nil {
+		panic(fmt.Sprintf("%s route table: %v", id, err))
+	}
+	env := map[string]*string{}
+	if props.Environment != nil {
+		env = *props.Environment
+	}
+	if len(table) <= maxInlineRoutes {
+		env[routes.EnvRoutes] = jsii.String(string(table))
+	} else {
+		param := awsssm.NewStringParameter(scope, jsii.String(id+"Routes"), &awsssm.StringParameterProps{
+			Description: jsii.String("pipebridge " + id + " route table"), StringValue: jsii.String(string(table)),
+			Tier: awsssm.ParameterTier_ADVANCED,
+		})
+		param.GrantRead(role)
+		env[routes.EnvRoutesParameter] = param.ParameterName()
+	}
+	props.Environment = &env
+	props.Runtime = awslambda.Runtime_PROVIDED_AL2023()
+	props.Architecture = awslambda.Architecture_ARM_64()
+	props.Handler = jsii.String("bootstrap")
+	props.Code = awslambda.Code_FromAsset(jsii.String(asset), nil)
+	props.Role = role
+	props.LogGroup = logs
+	props.LoggingFormat = awslambda.LoggingFormat_JSON
+	props.MemorySize = jsii.Number(128)
+	props.ReservedConcurrentExecutions = jsii.Number(float64(p.cfg.LambdaConcurrency))
+	props.Description = jsii.String(fmt.Sprintf("pipebridge %s: %d route(s)", id, len(rs)))
+	return awslambda.NewFunction(scope, jsii.String(id), props)
+}
+
+func newECRPush(scope constructs.Construct, p *triggersProps, rs []*routes.Route) {
+	stack := awscdk.Stack_Of(scope)
+	dlq := awssqs.NewQueue(scope, jsii.String("ECRPushDeadLetters"), &awssqs.QueueProps{
+		Encryption:          awssqs.QueueEncryption_KMS,
+		EncryptionMasterKey: p.key,
+		EnforceSSL:          jsii.Bool(true),
+		RetentionPeriod:     awscdk.Duration_Days(jsii.Number(14)),
+	})
+	fn := function(scope, "ECRPush", p, p.ecrPushAsset, rs, &awslambda.FunctionProps{
+		Timeout:         awscdk.Duration_Seconds(jsii.Number(30)),
+		DeadLetterQueue: dlq, // async invocations that fail after Lambda's retries
+		RetryAttempts:   jsii.Number(2),
+		MaxEventAge:     awscdk.Duration_Hours(jsii.Number(6)),
+	})
+	var pushRepos, scanRepos []*string
+	for _, r := range rs {
+		for _, e := range r.ECR.Events {
+			if e == "push" {
+				pushRepos = append(pushRepos, jsii.String(r.ECR.Repository))
+			} else {
+				scanRepos = append(scanRepos, jsii.String(r.ECR.Repository))
+			}
+		}
+	}
+	target := func() awsevents.IRuleTarget {
+		return awseventstargets.NewLambdaFunction(fn, &awseventstargets.LambdaFunctionProps{
+			DeadLetterQueue: dlq, RetryAttempts: jsii.Number(8), MaxEventAge: awscdk.Duration_Hours(jsii.Number(6)),
+		})
+	}
+	account := jsii.Strings(*stack.Account())
+	if len(pushRepos) > 0 {
+		awsevents.NewRule(scope, jsii.String("ECRPushRule"), &awsevents.RuleProps{
+			Description: jsii.String("pipebridge: successful pushes to routed ECR repositories"),
+			EventPattern: &awsevents.EventPattern{
+				Source: jsii.Strings("aws.ecr"), DetailType: jsii.Strings("ECR Image Action"), Account: account,
+				Detail: &map[string]any{"action-type": []string{"PUSH"}, "result": []string{"SUCCESS"}, "repository-name": dedupe(pushRepos)},
+			},
+			Targets: &[]awsevents.IRuleTarget{target()},
+		})
+	}
+	if len(scanRepos) > 0 {
+		awsevents.NewRule(scope, jsii.String("ECRScanRule"), &awsevents.RuleProps{
+			Description: jsii.String("pipebridge: completed scans in routed ECR repositories"),
+			EventPattern: &awsevents.EventPattern{
+				Source: jsii.Strings("aws.ecr"), DetailType: jsii.Strings("ECR Image Scan"), Account: account,
+				Detail: &map[string]any{"scan-status": []string{"COMPLETE"}, "repository-name": dedupe(scanRepos)},
+			},
+			Targets: &[]awsevents.IRuleTarget{target()},
+		})
+	}
+	awscdk.NewCfnOutput(stack, jsii.String("ECRPushDeadLetterQueueUrl"), &awscdk.CfnOutputProps{
+		Value: dlq.QueueUrl(), Description: jsii.String("ECR events the ecrpush Lambda could not handle"),
+	})
+}
+
+func dedupe(in []*string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range in {
+		if !seen[*s] {
+			seen[*s] = true
+			out = append(out, *s)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func newGHRelease(scope constructs.Construct, p *triggersProps, rs []*routes.Route) {
+	stack := awscdk.Stack_Of(scope)
+	secret := awssecretsmanager.NewSecret(scope, jsii.String("WebhookSecret"), &awssecretsmanager.SecretProps{
+		Description: jsii.String("pipebridge: the GitHub webhook secret (paste it into the webhook's Secret field)"),
+		GenerateSecretString: &awssecretsmanager.SecretStringGenerator{
+			PasswordLength: jsii.Number(48), ExcludePunctuation: jsii.Bool(true),
+		},
+		EncryptionKey: p.key,
+	})
+	suppress(secret, "AwsSolutions-SMG4",
+		"The webhook secret is also stored in GitHub's webhook settings, so rotation needs a person to paste the new value there; ghrelease re-reads a changed secret within a minute (README: rotating the webhook secret)")
+	env := map[string]*string{"WEBHOOK_SECRET_ARN": secret.SecretArn()}
+	if p.cfg.GitHubAPIURL != "" {
+		env["GITHUB_API_URL"] = jsii.String(p.cfg.GitHubAPIURL)
+	}
+	var token awssecretsmanager.ISecret
+	switch p.cfg.GitHubTokenSecret {
+	case "none":
+	case "create":
+		token = awssecretsmanager.NewSecret(scope, jsii.String("GitHubToken"), &awssecretsmanager.SecretProps{
+			Description:   jsii.String("pipebridge: a GitHub token with read access to the repositories' contents, to look up tag commits (put the token here)"),
+			EncryptionKey: p.key,
+		})
+		suppress(token, "AwsSolutions-SMG4",
+			"Holds a token that GitHub issues; it is rotated in GitHub and then stored here, which Secrets Manager rotation cannot do")
+	default:
+		token = awssecretsmanager.Secret_FromSecretCompleteArn(scope, jsii.String("GitHubToken"), jsii.String(p.cfg.GitHubTokenSecret))
+	}
+	if token != nil {
+		env["GITHUB_TOKEN_SECRET_ARN"] = token.SecretArn()
+	}
+	fn := function(scope, "GHRelease", p, p.ghReleaseAsset, rs, &awslambda.FunctionProps{
+		// GitHub waits 10 s for an answer; the handler budgets 8 s.
+		Timeout:     awscdk.Duration_Seconds(jsii.Number(10)),
+		Environment: &env,
+	})
+	secret.GrantRead(fn, nil)
+	if token != nil {
+		token.GrantRead(fn, nil)
+	}
+	url := fn.AddFunctionUrl(&awslambda.FunctionUrlOptions{
+		// GitHub cannot sign requests with SigV4: the function authenticates each
+		// delivery by its X-Hub-Signature-256 HMAC and refuses to run without a secret.
+		AuthType: awslambda.FunctionUrlAuthType_NONE,
+	})
+	awscdk.NewCfnOutput(stack, jsii.String("WebhookUrl"), &awscdk.CfnOutputProps{
+		Value: url.Url(), Description: jsii.String("GitHub webhook Payload URL (content type application/json; events: releases, pushes, branch or tag creation)"),
+	})
+	awscdk.NewCfnOutput(stack, jsii.String("WebhookSecretArn"), &awscdk.CfnOutputProps{
+		Value: secret.SecretArn(), Description: jsii.String("the webhook's Secret: aws secretsmanager get-secret-value --secret-id <this>"),
+	})
+	if token != nil {
+		awscdk.NewCfnOutput(stack, jsii.String("GitHubTokenSecretArn"), &awscdk.CfnOutputProps{
+			Value: token.SecretArn(), Description: jsii.String("secret for a GitHub token (private repositories)"),
+		})
+	}
+}
