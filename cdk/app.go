@@ -58,7 +58,7 @@ func newRepository(scope constructs.Construct, a *config.App) awsecr.IRepository
 	if a.ECR.Import {
 		return awsecr.Repository_FromRepositoryName(scope, jsii.String("Repository"), jsii.String(a.ECR.Repository))
 	}
-	return awsecr.NewRepository(scope, jsii.String("Repository"), &awsecr.RepositoryProps{
+	repo := awsecr.NewRepository(scope, jsii.String("Repository"), &awsecr.RepositoryProps{
 		RepositoryName:     jsii.String(a.ECR.Repository),
 		ImageTagMutability: awsecr.TagMutability_IMMUTABLE,
 		ImageScanOnPush:    jsii.Bool(true),
@@ -75,6 +75,9 @@ func newRepository(scope constructs.Construct, a *config.App) awsecr.IRepository
 			},
 		},
 	})
+	// AES-256 is ECR's default, which CDK leaves out of the template; say it.
+	repo.Node().DefaultChild().(awsecr.CfnRepository).AddPropertyOverride(jsii.String("EncryptionConfiguration"), map[string]any{"EncryptionType": "AES256"})
+	return repo
 }
 
 // buildLogs is a build project's log group, with the configured retention.

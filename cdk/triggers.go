@@ -131,11 +131,14 @@ func function(scope constructs.Construct, id string, p *triggersProps, asset str
 
 func newECRPush(scope constructs.Construct, p *triggersProps, rs []*routes.Route) {
 	stack := awscdk.Stack_Of(scope)
+	// SQS-managed encryption, not the stack's KMS key: Lambda's and EventBridge's
+	// dead-letter deliveries would need grants on the key that CDK does not add,
+	// and a dead-letter queue that cannot be written loses exactly the events it
+	// is there to keep.
 	dlq := awssqs.NewQueue(scope, jsii.String("ECRPushDeadLetters"), &awssqs.QueueProps{
-		Encryption:          awssqs.QueueEncryption_KMS,
-		EncryptionMasterKey: p.key,
-		EnforceSSL:          jsii.Bool(true),
-		RetentionPeriod:     awscdk.Duration_Days(jsii.Number(14)),
+		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL:      jsii.Bool(true),
+		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
 	})
 	fn := function(scope, "ECRPush", p, p.ecrPushAsset, rs, &awslambda.FunctionProps{
 		Timeout:         awscdk.Duration_Seconds(jsii.Number(30)),

@@ -16,7 +16,9 @@ func TestStandInEnforcesTheAPI(t *testing.T) {
 	defer s.Close()
 	client := codepipeline.New(codepipeline.Options{Region: "us-east-1", BaseEndpoint: aws.String(s.URL), RetryMaxAttempts: 1,
 		Credentials: credentials.NewStaticCredentialsProvider("a", "b", "")})
-	v := func(n, val string) types.PipelineVariable { return types.PipelineVariable{Name: aws.String(n), Value: aws.String(val)} }
+	v := func(n, val string) types.PipelineVariable {
+		return types.PipelineVariable{Name: aws.String(n), Value: aws.String(val)}
+	}
 	many := make([]types.PipelineVariable, 51)
 	for i := range many {
 		many[i] = v("TAG", "x")
@@ -27,7 +29,7 @@ func TestStandInEnforcesTheAPI(t *testing.T) {
 		want string // "" for success
 	}{
 		{"valid", codepipeline.StartPipelineExecutionInput{Name: aws.String("web"), ClientRequestToken: aws.String("abc-123"),
-			Variables: []types.PipelineVariable{v("TAG", "v1")},
+			Variables:       []types.PipelineVariable{v("TAG", "v1")},
 			SourceRevisions: []types.SourceRevisionOverride{{ActionName: aws.String("Source"), RevisionType: types.SourceRevisionTypeCommitId, RevisionValue: aws.String("c0ffee")}}}, ""},
 		{"unknown pipeline", codepipeline.StartPipelineExecutionInput{Name: aws.String("api")}, "PipelineNotFoundException"},
 		{"bad name", codepipeline.StartPipelineExecutionInput{Name: aws.String("web prod")}, "name"},
