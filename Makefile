@@ -42,9 +42,10 @@ lint:
 	$(GO) tool staticcheck ./...
 	cd cdk && $(GO) vet ./... && $(GO) tool -modfile=../go.mod staticcheck ./...
 
-## demo: the whole flow against local emulators, no AWS account
-demo: build
-	$(GO) run ./test/demo -dist $(DIST)
+## demo: the whole flow against local emulators, no AWS account: the CLI, then the
+## synthesized stack's pipelines started by the built Lambdas
+demo: synth
+	$(GO) run ./test/demo -dist $(DIST) -template cdk/cdk.out/pipebridge.template.json
 
 ## bench: benchmarks, each measured side by side with its baseline in one run
 bench:

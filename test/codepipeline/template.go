@@ -51,3 +51,33 @@ func FromTemplate(template []byte) ([]Pipeline, error) {
 	}
 	return out, nil
 }
+
+// FunctionEnvironments reads the literal environment variables of a template's
+// AWS::Lambda::Function resources, by logical id.
+func FunctionEnvironments(template []byte) (map[string]map[string]string, error) {
+	var t struct {
+		Resources map[string]struct {
+			Type       string
+			Properties struct {
+				Environment struct{ Variables map[string]any }
+			}
+		}
+	}
+	if err := json.Unmarshal(template, &t); err != nil {
+		return nil, fmt.Errorf("read template: %w", err)
+	}
+	out := map[string]map[string]string{}
+	for id, r := range t.Resources {
+		if r.Type != "AWS::Lambda::Function" {
+			continue
+		}
+		env := map[string]string{}
+		for k, v := range r.Properties.Environment.Variables {
+			if s, ok := v.(string); ok {
+				env[k] = s
+			}
+		}
+		out[id] = env
+	}
+	return out, nil
+}

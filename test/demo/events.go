@@ -29,12 +29,30 @@ import (
 // demoSecret is the demo's webhook secret; it lives only in the emulator.
 const demoSecret = "demo-webhook-secret"
 
-// eventsDemo sends an ECR push and a signed GitHub release through the built
-// Lambdas, under the Runtime API server, and shows what they started.
-func (d *demo) eventsDemo(ctx context.Context, pipelines []cpstub.Pipeline, routeTable []byte) error {
+// eventsDemo sends an ECR scan event and a signed GitHub release through the
+// built Lambdas, under the Runtime API server, with the pipelines and route
+// tables of the synthesized stack, and shows what they started.
+func (d *demo) eventsDemo(ctx context.Context, template []byte) error {
 	cfg, err := d.srv.SDKConfig(ctx)
 	if err != nil {
 		return err
+	}
+	pipelines, err := cpstub.FromTemplate(template)
+	if err != nil {
+		return err
+	}
+	slices.SortFunc(pipelines, func(a, b cpstub.Pipeline) int { return strings.Compare(a.Name, b.Name) })
+	envs, err := cpstub.FunctionEnvironments(template)
+	if err != nil {
+		return err
+	}
+	tables := map[string]string{}
+	for id, env := range envs {
+		for _, fn := range []string{"ECRPush", "GHRelease"} {
+			if strings.HasPrefix(id, "Triggers"+fn) {
+				tables[strings.ToLower(fn)] = env[routes.EnvRoutes]
+			}
+		}
 	}
 	step("Build the Lambdas for this machine (make build's flags) and start the stand-ins")
 	root, err := lambdaruntime.ModuleRoot()
@@ -52,7 +70,7 @@ func (d *demo) eventsDemo(ctx context.Context, pipelines []cpstub.Pipeline, rout
 	cp := cpstub.Start(pipelines...)
 	defer cp.Close()
 	for _, p := range pipelines {
-		fmt.Printf("  CodePipeline stand-in holds %s (variables %s; source actions %s)\n", p.Name, strings.Join(p.Variables, ", "), strings.Join(p.SourceActions, ", "))
+		fmt.Printf("  CodePipeline stand-in holds %s from the template (variables %s; source actions %s)\n", p.Name, strings.Join(p.Variables, ", "), strings.Join(p.SourceActions, ", "))
 	}
 	gh := githubapi.Start()
 	defer gh.Close()
@@ -64,28 +82,31 @@ func (d *demo) eventsDemo(ctx context.Context, pipelines []cpstub.Pipeline, rout
 	if err != nil {
 		return fmt.Errorf("create webhook secret: %w", err)
 	}
+	// ecrpush reads its table from SSM here (PIPEBRIDGE_ROUTES_PARAMETER), as a
+	// stack with a large table deploys it; ghrelease from its environment.
 	if _, err := ssm.NewFromConfig(cfg).PutParameter(ctx, &ssm.PutParameterInput{
-		Name: aws.String("/pipebridge/routes"), Value: aws.String(string(routeTable)), Type: ssmtypes.ParameterTypeString,
+		Name: aws.String("/pipebridge/ecrpush-routes"), Value: aws.String(tables["ecrpush"]), Type: ssmtypes.ParameterTypeString,
 	}); err != nil {
 		return fmt.Errorf("put route table: %w", err)
 	}
-	env := append(d.srv.Env(), "AWS_ENDPOINT_URL_CODEPIPELINE="+cp.URL, "GITHUB_API_URL="+gh.URL,
-		"PIPEBRIDGE_ROUTES_PARAMETER=/pipebridge/routes", "WEBHOOK_SECRET_ARN="+aws.ToString(secret.ARN))
-	fmt.Println("  route table in SSM /pipebridge/routes; webhook secret in Secrets Manager")
+	env := append(d.srv.Env(), "AWS_ENDPOINT_URL_CODEPIPELINE="+cp.URL, "GITHUB_API_URL="+gh.URL)
+	ecrEnv := append(slices.Clone(env), "PIPEBRIDGE_ROUTES_PARAMETER=/pipebridge/ecrpush-routes")
+	ghEnv := append(slices.Clone(env), routes.EnvRoutes+"="+tables["ghrelease"], "WEBHOOK_SECRET_ARN="+aws.ToString(secret.ARN))
+	fmt.Println("  each Lambda gets the routes the stack gives it; webhook secret in Secrets Manager")
 
-	step("Push acme/web:dev-42 to ECR; EventBridge hands ecrpush the ECR Image Action event")
-	if _, err := ecr.NewFromConfig(cfg).CreateRepository(ctx, &ecr.CreateRepositoryInput{RepositoryName: aws.String("acme/web")}); err != nil {
+	step("Push acme/worker:v1.4.2; its scan completes clean; EventBridge hands ecrpush the ECR Image Scan event")
+	if _, err := ecr.NewFromConfig(cfg).CreateRepository(ctx, &ecr.CreateRepositoryInput{RepositoryName: aws.String("acme/worker")}); err != nil {
 		return err
 	}
-	digest, err := pushImage(ctx, ecr.NewFromConfig(cfg), "acme/web", "dev-42")
+	digest, err := pushImage(ctx, ecr.NewFromConfig(cfg), "acme/worker", "v1.4.2")
 	if err != nil {
 		return err
 	}
-	ecrEvent := fmt.Sprintf(`{"version":"0","id":"4f3b1c2a-9d8e-4f70-8a6b-5c4d3e2f1a0b","detail-type":"ECR Image Action","source":"aws.ecr",`+
+	scanEvent := fmt.Sprintf(`{"version":"0","id":"4f3b1c2a-9d8e-4f70-8a6b-5c4d3e2f1a0b","detail-type":"ECR Image Scan","source":"aws.ecr",`+
 		`"account":"%s","time":"2026-11-22T10:00:00Z","region":"%s","resources":[],`+
-		`"detail":{"result":"SUCCESS","repository-name":"acme/web","image-digest":"%s","action-type":"PUSH","image-tag":"dev-42"}}`,
+		`"detail":{"scan-status":"COMPLETE","repository-name":"acme/worker","finding-severity-counts":{"LOW":2},"image-digest":"%s","image-tags":["v1.4.2"]}}`,
 		moto.Account, moto.Region, digest)
-	if err := invokeAndShow(ctx, "ecrpush", bins["ecrpush"], env, []byte(ecrEvent)); err != nil {
+	if err := invokeAndShow(ctx, "ecrpush", bins["ecrpush"], ecrEnv, []byte(scanEvent)); err != nil {
 		return err
 	}
 
@@ -101,7 +122,7 @@ func (d *demo) eventsDemo(ctx context.Context, pipelines []cpstub.Pipeline, rout
 	good, _ := json.Marshal(events.LambdaFunctionURLRequest{Version: "2.0", RawPath: "/", Headers: headers, Body: string(body)})
 	bad := strings.Replace(string(good), headers["x-hub-signature-256"], "sha256="+strings.Repeat("0", 64), 1)
 	fmt.Println("  (1) the delivery; (2) GitHub redelivers it; (3) a forged delivery with a bad signature")
-	if err := invokeAndShow(ctx, "ghrelease", bins["ghrelease"], env, good, good, []byte(bad)); err != nil {
+	if err := invokeAndShow(ctx, "ghrelease", bins["ghrelease"], ghEnv, good, good, []byte(bad)); err != nil {
 		return err
 	}
 
@@ -149,33 +170,4 @@ func invokeAndShow(ctx context.Context, name, bin string, env []string, payloads
 		fmt.Println("    " + line)
 	}
 	return nil
-}
-
-// pipelinesFor declares, for each pipeline a route table names, the variables and
-// source actions its routes send.
-func pipelinesFor(table *routes.Table) []cpstub.Pipeline {
-	byName := map[string]*cpstub.Pipeline{}
-	var order []string
-	for _, r := range table.Routes {
-		p := byName[r.Pipeline]
-		if p == nil {
-			p = &cpstub.Pipeline{Name: r.Pipeline}
-			byName[r.Pipeline] = p
-			order = append(order, r.Pipeline)
-		}
-		for v := range r.Variables {
-			if !slices.Contains(p.Variables, v) {
-				p.Variables = append(p.Variables, v)
-			}
-		}
-		if r.SourceAction != "" && !slices.Contains(p.SourceActions, r.SourceAction) {
-			p.SourceActions = append(p.SourceActions, r.SourceAction)
-		}
-	}
-	var out []cpstub.Pipeline
-	for _, n := range order {
-		slices.Sort(byName[n].Variables)
-		out = append(out, *byName[n])
-	}
-	return out
 }

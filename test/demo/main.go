@@ -1,7 +1,9 @@
 // Demo runs pipebridge's whole flow against local emulators, with no AWS account:
 // it starts moto, creates an ECR repository, pushes an image, registers a task
 // definition, and runs the built pipebridge commands against them, printing what
-// each one wrote. "make demo" builds the binaries and runs it.
+// each one wrote; then it loads the synthesized stack's pipelines into the
+// CodePipeline stand-in and sends an ECR scan event and a signed GitHub release
+// through the built Lambdas. "make demo" builds, synthesizes and runs it.
 package main
 
 import (
@@ -22,7 +24,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
-	"github.com/pipebridge/pipebridge/internal/routes"
 	"github.com/pipebridge/pipebridge/test/moto"
 )
 
@@ -30,8 +31,9 @@ func main() {
 	log.SetFlags(0)
 	log.SetPrefix("demo: ")
 	dist := flag.String("dist", "dist", "directory with the built pipebridge binary and Lambdas")
+	template := flag.String("template", "cdk/cdk.out/pipebridge.template.json", "the synthesized stack (make synth)")
 	flag.Parse()
-	if err := run(context.Background(), *dist); err != nil {
+	if err := run(context.Background(), *dist, *template); err != nil {
 		log.Fatal(err)
 	}
 }
@@ -43,7 +45,11 @@ type demo struct {
 	env  []string
 }
 
-func run(ctx context.Context, dist string) error {
+func run(ctx context.Context, dist, templatePath string) error {
+	template, err := os.ReadFile(templatePath)
+	if err != nil {
+		return fmt.Errorf("%v: run make synth first", err)
+	}
 	bin, err := filepath.Abs(filepath.Join(dist, "pipebridge"))
 	if err != nil {
 		return err
@@ -146,15 +152,7 @@ func run(ctx context.Context, dist string) error {
 		return err
 	}
 
-	table, err := os.ReadFile("examples/routes.json")
-	if err != nil {
-		return err
-	}
-	parsed, err := routes.Parse(table)
-	if err != nil {
-		return fmt.Errorf("examples/routes.json: %w", err)
-	}
-	if err := d.eventsDemo(ctx, pipelinesFor(parsed), table); err != nil {
+	if err := d.eventsDemo(ctx, template); err != nil {
 		return err
 	}
 	step("Done: every command ran against the emulator; nothing touched AWS")
