@@ -18,7 +18,8 @@ func TestNoUnsuppressedNagFindings(t *testing.T) {
 	s := example(t)
 	errs := assertions.Annotations_FromStack(s.stack).FindError(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*")))
 	for _, e := range *errs {
-		t.Errorf("cdk-nag: %s %v", *e.Id, e.Entry.Data)
+		msg, _ := json.Marshal(e)
+		t.Errorf("cdk-nag: %s", msg)
 	}
 }
 

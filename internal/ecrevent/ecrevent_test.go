@@ -1,51 +1,17 @@
 package ecrevent
 
 import (
-	"encoding/json"
 	"errors"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/pipebridge/pipebridge/internal/routes"
+	"github.com/pipebridge/pipebridge/test/ecrevents"
 )
 
 const digest = "sha256:7f5b2640fe6fb4f46592dfd3410c4a79dac4f89e4782432e0378abcd12345678"
-
-func load(t *testing.T, name string) []byte {
-	t.Helper()
-	data, err := os.ReadFile("testdata/" + name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
-}
-
-// edit returns the event in file with detail fields replaced (nil deletes).
-func edit(t *testing.T, file string, top, detail map[string]any) []byte {
-	t.Helper()
-	var m map[string]any
-	json.Unmarshal(load(t, file), &m)
-	for k, v := range top {
-		if v == nil {
-			delete(m, k)
-		} else {
-			m[k] = v
-		}
-	}
-	d, _ := m["detail"].(map[string]any)
-	for k, v := range detail {
-		if v == nil {
-			delete(d, k)
-		} else {
-			d[k] = v
-		}
-	}
-	out, _ := json.Marshal(m)
-	return out
-}
 
 func TestParse(t *testing.T) {
 	uri := "123456789012.dkr.ecr.us-west-2.amazonaws.com/web@" + digest
@@ -54,14 +20,14 @@ func TestParse(t *testing.T) {
 		data []byte
 		want routes.Event
 	}{
-		{"push", load(t, "push.json"), routes.Event{Kind: routes.KindECRPush, ID: "13cde686-328b-6117-af20-0e5566167482",
+		{"push", ecrevents.Load(t, "push.json", nil, nil), routes.Event{Kind: routes.KindECRPush, ID: "13cde686-328b-6117-af20-0e5566167482",
 			Account: "123456789012", Region: "us-west-2", Repository: "web", Tag: "v2.3.0", Digest: digest, ImageURI: uri}},
-		{"untagged push", edit(t, "push.json", nil, map[string]any{"image-tag": nil}), routes.Event{Kind: routes.KindECRPush, ID: "13cde686-328b-6117-af20-0e5566167482",
+		{"untagged push", ecrevents.Load(t, "push.json", nil, map[string]any{"image-tag": nil}), routes.Event{Kind: routes.KindECRPush, ID: "13cde686-328b-6117-af20-0e5566167482",
 			Account: "123456789012", Region: "us-west-2", Repository: "web", Digest: digest, ImageURI: uri}},
-		{"scan", load(t, "scan.json"), routes.Event{Kind: routes.KindECRScan, ID: "85fc3613-e913-7fc4-a80c-a3753e4aa9ae",
+		{"scan", ecrevents.Load(t, "scan.json", nil, nil), routes.Event{Kind: routes.KindECRScan, ID: "85fc3613-e913-7fc4-a80c-a3753e4aa9ae",
 			Account: "123456789012", Region: "us-west-2", Repository: "web", Tags: []string{"4f6c1a2", "v2.3.0"}, Digest: digest, ImageURI: uri,
 			Findings: map[string]int64{"CRITICAL": 0, "HIGH": 0, "MEDIUM": 2, "LOW": 5, "INFORMATIONAL": 0}}},
-		{"china", edit(t, "push.json", map[string]any{"region": "cn-north-1"}, nil), routes.Event{Kind: routes.KindECRPush, ID: "13cde686-328b-6117-af20-0e5566167482",
+		{"china", ecrevents.Load(t, "push.json", map[string]any{"region": "cn-north-1"}, nil), routes.Event{Kind: routes.KindECRPush, ID: "13cde686-328b-6117-af20-0e5566167482",
 			Account: "123456789012", Region: "cn-north-1", Repository: "web", Tag: "v2.3.0", Digest: digest,
 			ImageURI: "123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/web@" + digest}},
 	}
@@ -85,16 +51,16 @@ func TestParseIgnoredAndMalformed(t *testing.T) {
 		want error
 		says string
 	}{
-		{"delete", edit(t, "push.json", nil, map[string]any{"action-type": "DELETE"}), ErrIgnored, "action-type DELETE"},
-		{"archive", edit(t, "push.json", nil, map[string]any{"action-type": "UPDATE_STORAGE_CLASS", "image-tag": nil}), ErrIgnored, "UPDATE_STORAGE_CLASS"},
-		{"failed push", edit(t, "push.json", nil, map[string]any{"result": "FAILURE"}), ErrIgnored, "push result FAILURE"},
-		{"scan failed", edit(t, "scan.json", nil, map[string]any{"scan-status": "FAILED"}), ErrIgnored, "scan-status FAILED"},
-		{"replication", edit(t, "push.json", map[string]any{"detail-type": "ECR Replication Action"}, nil), ErrIgnored, `detail-type "ECR Replication Action"`},
-		{"other source", edit(t, "push.json", map[string]any{"source": "aws.s3"}, nil), ErrIgnored, "aws.s3"},
-		{"no repository", edit(t, "push.json", nil, map[string]any{"repository-name": nil}), ErrMalformed, "repository-name"},
-		{"no digest", edit(t, "scan.json", nil, map[string]any{"image-digest": nil}), ErrMalformed, "image-digest"},
-		{"no account or id", edit(t, "push.json", map[string]any{"account": nil, "id": nil}, nil), ErrMalformed, "missing account, id"},
-		{"no detail", edit(t, "push.json", map[string]any{"detail": nil}, nil), ErrMalformed, "missing detail"},
+		{"delete", ecrevents.Load(t, "push.json", nil, map[string]any{"action-type": "DELETE"}), ErrIgnored, "action-type DELETE"},
+		{"archive", ecrevents.Load(t, "push.json", nil, map[string]any{"action-type": "UPDATE_STORAGE_CLASS", "image-tag": nil}), ErrIgnored, "UPDATE_STORAGE_CLASS"},
+		{"failed push", ecrevents.Load(t, "push.json", nil, map[string]any{"result": "FAILURE"}), ErrIgnored, "push result FAILURE"},
+		{"scan failed", ecrevents.Load(t, "scan.json", nil, map[string]any{"scan-status": "FAILED"}), ErrIgnored, "scan-status FAILED"},
+		{"replication", ecrevents.Load(t, "push.json", map[string]any{"detail-type": "ECR Replication Action"}, nil), ErrIgnored, `detail-type "ECR Replication Action"`},
+		{"other source", ecrevents.Load(t, "push.json", map[string]any{"source": "aws.s3"}, nil), ErrIgnored, "aws.s3"},
+		{"no repository", ecrevents.Load(t, "push.json", nil, map[string]any{"repository-name": nil}), ErrMalformed, "repository-name"},
+		{"no digest", ecrevents.Load(t, "scan.json", nil, map[string]any{"image-digest": nil}), ErrMalformed, "image-digest"},
+		{"no account or id", ecrevents.Load(t, "push.json", map[string]any{"account": nil, "id": nil}, nil), ErrMalformed, "missing account, id"},
+		{"no detail", ecrevents.Load(t, "push.json", map[string]any{"detail": nil}, nil), ErrMalformed, "missing detail"},
 		{"detail of the wrong type", []byte(`{"id":"1","source":"aws.ecr","account":"123456789012","region":"us-east-1","detail-type":"ECR Image Action","detail":"x"}`), ErrMalformed, "detail"},
 		{"not JSON", []byte(`not json`), ErrMalformed, "invalid character"},
 	}

@@ -3,10 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
-	"os"
 	"strings"
 	"testing"
 
@@ -17,6 +15,7 @@ import (
 	"github.com/pipebridge/pipebridge/internal/ecrevent"
 	"github.com/pipebridge/pipebridge/internal/routes"
 	cpstub "github.com/pipebridge/pipebridge/test/codepipeline"
+	"github.com/pipebridge/pipebridge/test/ecrevents"
 )
 
 const testRoutes = `{"routes": [
@@ -60,36 +59,9 @@ func newEnv(t *testing.T) *env {
 	}
 }
 
-func event(t *testing.T, file string, top, detail map[string]any) []byte {
-	t.Helper()
-	data, err := os.ReadFile("../../internal/ecrevent/testdata/" + file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	json.Unmarshal(data, &m)
-	for k, v := range top {
-		if v == nil {
-			delete(m, k)
-		} else {
-			m[k] = v
-		}
-	}
-	d, _ := m["detail"].(map[string]any)
-	for k, v := range detail {
-		if v == nil {
-			delete(d, k)
-		} else {
-			d[k] = v
-		}
-	}
-	out, _ := json.Marshal(m)
-	return out
-}
-
 func TestPushFansOutOnce(t *testing.T) {
 	e := newEnv(t)
-	ev := event(t, "push.json", nil, nil)
+	ev := ecrevents.Load(t, "push.json", nil, nil)
 	if err := e.h.Handle(context.Background(), ev); err != nil {
 		t.Fatalf("Handle: %v", err)
 	}
@@ -123,17 +95,23 @@ func TestIgnored(t *testing.T) {
 		ev   func(t *testing.T) []byte
 		says string
 	}{
-		{"delete", func(t *testing.T) []byte { return event(t, "push.json", nil, map[string]any{"action-type": "DELETE"}) }, "action-type DELETE"},
+		{"delete", func(t *testing.T) []byte {
+			return ecrevents.Load(t, "push.json", nil, map[string]any{"action-type": "DELETE"})
+		}, "action-type DELETE"},
 		{"archive", func(t *testing.T) []byte {
-			return event(t, "push.json", nil, map[string]any{"action-type": "UPDATE_STORAGE_CLASS", "image-tag": nil})
+			return ecrevents.Load(t, "push.json", nil, map[string]any{"action-type": "UPDATE_STORAGE_CLASS", "image-tag": nil})
 		}, "UPDATE_STORAGE_CLASS"},
 		{"other account", func(t *testing.T) []byte {
-			return event(t, "push.json", map[string]any{"account": "999999999999"}, nil)
+			return ecrevents.Load(t, "push.json", map[string]any{"account": "999999999999"}, nil)
 		}, "event is from account 999999999999"},
-		{"untagged", func(t *testing.T) []byte { return event(t, "push.json", nil, map[string]any{"image-tag": nil}) }, "untagged image"},
-		{"other repository", func(t *testing.T) []byte { return event(t, "push.json", nil, map[string]any{"repository-name": "api"}) }, "repository api is not this route's"},
+		{"untagged", func(t *testing.T) []byte {
+			return ecrevents.Load(t, "push.json", nil, map[string]any{"image-tag": nil})
+		}, "untagged image"},
+		{"other repository", func(t *testing.T) []byte {
+			return ecrevents.Load(t, "push.json", nil, map[string]any{"repository-name": "api"})
+		}, "repository api is not this route's"},
 		{"scan with HIGH findings", func(t *testing.T) []byte {
-			return event(t, "scan.json", nil, map[string]any{"finding-severity-counts": map[string]int{"HIGH": 1}})
+			return ecrevents.Load(t, "scan.json", nil, map[string]any{"finding-severity-counts": map[string]int{"HIGH": 1}})
 		}, "scan found HIGH findings"},
 	}
 	for _, tt := range tests {
@@ -155,7 +133,7 @@ func TestIgnored(t *testing.T) {
 
 func TestScanClean(t *testing.T) {
 	e := newEnv(t)
-	if err := e.h.Handle(context.Background(), event(t, "scan.json", nil, nil)); err != nil {
+	if err := e.h.Handle(context.Background(), ecrevents.Load(t, "scan.json", nil, nil)); err != nil {
 		t.Fatal(err)
 	}
 	ex := e.stub.Executions()
@@ -167,7 +145,7 @@ func TestScanClean(t *testing.T) {
 func TestErrorsAreReturnedForRetry(t *testing.T) {
 	t.Run("malformed", func(t *testing.T) {
 		e := newEnv(t)
-		err := e.h.Handle(context.Background(), event(t, "push.json", nil, map[string]any{"image-digest": nil}))
+		err := e.h.Handle(context.Background(), ecrevents.Load(t, "push.json", nil, map[string]any{"image-digest": nil}))
 		if !errors.Is(err, ecrevent.ErrMalformed) {
 			t.Fatalf("got %v, want ErrMalformed", err)
 		}
@@ -175,7 +153,7 @@ func TestErrorsAreReturnedForRetry(t *testing.T) {
 	t.Run("pipeline missing", func(t *testing.T) {
 		e := newEnv(t)
 		e.h.routes, _ = routes.Parse([]byte(`{"routes": [{"name": "gone", "ecr": {"repository": "web", "account": "123456789012"}, "pipeline": "gone"}]}`))
-		err := e.h.Handle(context.Background(), event(t, "push.json", nil, nil))
+		err := e.h.Handle(context.Background(), ecrevents.Load(t, "push.json", nil, nil))
 		if err == nil || !strings.Contains(err.Error(), "PipelineNotFoundException") {
 			t.Fatalf("got %v, want PipelineNotFoundException", err)
 		}
@@ -183,7 +161,7 @@ func TestErrorsAreReturnedForRetry(t *testing.T) {
 	t.Run("throttled, then through", func(t *testing.T) {
 		e := newEnv(t)
 		e.stub.Throttle(1)
-		if err := e.h.Handle(context.Background(), event(t, "push.json", nil, nil)); err != nil {
+		if err := e.h.Handle(context.Background(), ecrevents.Load(t, "push.json", nil, nil)); err != nil {
 			t.Fatalf("Handle: %v", err)
 		}
 		if len(e.stub.Executions()) != 2 || e.stub.Throttled() != 1 {
@@ -194,11 +172,7 @@ func TestErrorsAreReturnedForRetry(t *testing.T) {
 
 func FuzzHandle(f *testing.F) {
 	for _, name := range []string{"push.json", "scan.json"} {
-		data, err := os.ReadFile("../../internal/ecrevent/testdata/" + name)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(data)
+		f.Add(ecrevents.Load(f, name, nil, nil))
 	}
 	f.Add([]byte(`{"source":"aws.ecr","id":"1","account":"123456789012","region":"us-west-2","detail-type":"ECR Image Action","detail":{}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -263,3 +263,38 @@ func TestBuildspecNeedsRepository(t *testing.T) {
 		t.Fatalf("want a failure naming REPOSITORY_URI, got %v:\n%s", r.err, r.output)
 	}
 }
+
+// Staging builds v1.2.0-rc.1 from a commit; prod then releases v1.2.0 from the same
+// commit; then prod's pipeline is re-run. With immutable tags a second push of the
+// commit's tag would fail: the build must reuse the image and add the release tag.
+func TestBuildspecPromotesAnExistingImage(t *testing.T) {
+	srv, client := setup(t)
+	srv.SetScanResult(t, "shop/web", "", "COMPLETE", nil)
+	var builds int
+	for _, tag := range []string{"v1.2.0-rc.1", "v1.2.0", "v1.2.0"} {
+		r := runBuildspec(t, srv, "RELEASE_TAG="+tag)
+		if r.err != nil {
+			t.Fatalf("release %s: %v\n%s", tag, r.err, r.output)
+		}
+		calls, _ := os.ReadFile(r.log)
+		builds += strings.Count(string(calls), "buildx build")
+	}
+	if builds != 1 {
+		t.Errorf("%d image builds for one commit, want 1", builds)
+	}
+	out, err := client.DescribeImages(t.Context(), &ecr.DescribeImagesInput{
+		RepositoryName: aws.String("shop/web"),
+		ImageIds: []ecrtypes.ImageIdentifier{{ImageTag: aws.String("4f6c1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b")},
+			{ImageTag: aws.String("v1.2.0-rc.1")}, {ImageTag: aws.String("v1.2.0")}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	digests := map[string]bool{}
+	for _, d := range out.ImageDetails {
+		digests[aws.ToString(d.ImageDigest)] = true
+	}
+	if len(out.ImageDetails) == 0 || len(digests) != 1 {
+		t.Errorf("the commit and release tags point at %d images, want 1: %+v", len(digests), digests)
+	}
+}
