@@ -66,7 +66,7 @@ func runCreds(ctx context.Context, c *cli, args []string) error {
 	output := fs.String("output", "", "`FILE` to write the credentials to, mode 0600 (required)")
 	profile := fs.String("profile", "default", "profile `NAME` in the credentials file")
 	externalID := fs.String("external-id", "", "external `ID` the role's trust policy asks for, if any")
-	if err := parse(fs, args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	if *roleARN == "" {

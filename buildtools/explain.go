@@ -49,7 +49,7 @@ func runExplain(ctx context.Context, c *cli, args []string) error {
 	ghEvent := fs.String("github-event", "", "GitHub event `TYPE` (X-GitHub-Event), when there is no --headers")
 	deliveryID := fs.String("delivery", "", "X-GitHub-Delivery `ID` (default: from --headers, or 00000000-0000-0000-0000-000000000000)")
 	commitSHA := fs.String("commit", "", "commit `SHA` the tag points at, for events that do not carry it")
-	if err := parse(fs, args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	switch {

@@ -84,7 +84,7 @@ func runImagedefs(ctx context.Context, c *cli, args []string) error {
 	sourceDetail := fs.String("source-image-detail", "", "read the image of NAME-only containers from this ECR source action `FILE` (imageDetail.json)")
 	taskDef := fs.String("task-definition", "", "check every container name exists in this task definition `FAMILY[:REVISION]`")
 	pin := fs.Bool("pin", true, "pin images by digest; --pin=false keeps the tag (the tag is still checked in ECR)")
-	if err := parse(fs, args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 

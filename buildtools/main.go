@@ -130,32 +130,42 @@ func (c *cli) usage() {
 	fmt.Fprintln(c.stderr, "\nRun 'pipebridge <command> --help' for a command's flags and examples.")
 }
 
+// flags is a command's flag set with its usage text.
+type flags struct {
+	*flag.FlagSet
+	usage  string
+	stderr io.Writer
+}
+
 // newFlagSet returns a flag set whose --help prints the command's usage text and
-// flags, and whose parse errors are usage errors.
-func (c *cli) newFlagSet(name, usage string) *flag.FlagSet {
+// flags once, and whose parse errors are usage errors, said in one line.
+func (c *cli) newFlagSet(name, usage string) *flags {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(c.stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(c.stderr, "%s\nFlags:\n", strings.TrimSpace(usage))
-		fs.PrintDefaults()
-	}
-	return fs
+	fs.SetOutput(io.Discard) // the flag package would print the usage on every error
+	fs.Usage = func() {}
+	return &flags{FlagSet: fs, usage: usage, stderr: c.stderr}
+}
+
+func (f *flags) printUsage() {
+	fmt.Fprintf(f.stderr, "%s\n\nFlags:\n", strings.TrimSpace(f.usage))
+	f.SetOutput(f.stderr)
+	f.PrintDefaults()
+	f.SetOutput(io.Discard)
 }
 
 // parse parses args, turning flag errors into usage errors. Positional arguments
 // are refused: every input has a named flag.
-func parse(fs *flag.FlagSet, args []string) error {
-	fs.SetOutput(io.Discard)
-	err := fs.Parse(args)
+func (f *flags) parse(args []string) error {
+	err := f.Parse(args)
 	if errors.Is(err, flag.ErrHelp) {
-		fs.Usage()
+		f.printUsage()
 		return err
 	}
 	if err != nil {
 		return &usageError{err.Error()}
 	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q (every input has a flag)", fs.Arg(0))
+	if f.NArg() > 0 {
+		return usagef("unexpected argument %q (every input has a flag)", f.Arg(0))
 	}
 	return nil
 }

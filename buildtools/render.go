@@ -53,7 +53,7 @@ func runRender(ctx context.Context, c *cli, args []string) error {
 	fs.Var(&images, "image", "set container NAME's image: `NAME=IMAGE`; repeatable")
 	fs.Var(&placeholders, "placeholder", "set container `NAME`'s image to <IMAGEn_NAME> for CodeDeploy, n counting from 1 in flag order; repeatable")
 	fs.Var(&envs, "env", "set an environment variable in a container: `NAME:KEY=VALUE`; repeatable")
-	if err := parse(fs, args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	if *tmplPath == "" {

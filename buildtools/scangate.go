@@ -71,7 +71,7 @@ func runScanGate(ctx context.Context, c *cli, args []string) error {
 	timeout := fs.Duration("timeout", 10*time.Minute, "how long to wait for the scan to complete")
 	interval := fs.Duration("interval", 5*time.Second, "how often to poll ECR while waiting")
 	startScan := fs.Bool("start-scan", false, "start a basic scan if none exists (for repositories without scan on push)")
-	if err := parse(fs, args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	if *image == "" {
