@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	stdlog "log"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -18,6 +19,9 @@ import (
 )
 
 func main() {
+	// aws-lambda-go reports a failed invocation through the standard logger too;
+	// without its date prefix that line is JSON like every other line.
+	stdlog.SetFlags(0)
 	log := lambdacontext.NewLogger()
 	ctx := context.Background()
 	cfg, err := lambdaenv.Config(os.Getenv)

@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	stdlog "log"
 	"net/http"
 	"os"
 	"strings"
@@ -31,6 +32,9 @@ import (
 )
 
 func main() {
+	// aws-lambda-go reports a failed invocation through the standard logger too;
+	// without its date prefix that line is JSON like every other line.
+	stdlog.SetFlags(0)
 	log := lambdacontext.NewLogger()
 	h, err := setup(context.Background(), os.Getenv)
 	if err != nil {

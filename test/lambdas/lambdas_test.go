@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -158,6 +159,11 @@ func TestECRPushBootstrap(t *testing.T) {
 	res = invoke(t, rt, []byte(`{"id":"x","source":"aws.ecr","account":"123456789012","region":"us-east-1","detail-type":"ECR Image Action","detail":{"action-type":"PUSH","result":"SUCCESS"}}`))
 	if res.Err == nil || !strings.Contains(res.Err.ErrorMessage, "malformed ECR event") {
 		t.Fatalf("malformed event: got %+v, want a function error", res)
+	}
+	// aws-lambda-go also logs the failed invocation, after answering the Runtime
+	// API: wait for that line (it must be JSON too) before reading the log.
+	for deadline := time.Now().Add(2 * time.Second); !strings.Contains(rt.Logs(), `"errorMessage"`) && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
 	}
 	var ignored, started int
 	for _, line := range strings.Split(strings.TrimSpace(rt.Logs()), "\n") {
