@@ -85,8 +85,8 @@ func TestRoutesMatchPipelines(t *testing.T) {
 			}
 		}
 	}
-	if n != 3 {
-		t.Errorf("%d routes, want 3 (web-staging, web-prod, worker-prod)", n)
+	if n != 4 {
+		t.Errorf("%d routes, want 4 (web-staging, web-prod, worker-staging, worker-prod)", n)
 	}
 }
 
@@ -138,7 +138,13 @@ func TestEndToEnd(t *testing.T) {
 	ecrpush := run("ecrpush", "./lambdas/ecrpush", routes.EnvRoutes+"="+tables["TriggersECRPush"])
 	ghrelease := run("ghrelease", "./lambdas/ghrelease", routes.EnvRoutes+"="+tables["TriggersGHRelease"], "WEBHOOK_SECRET_ARN="+aws.ToString(secret.ARN))
 
-	// A clean scan of acme/worker:v1.4.2 (and of an untagged-filter miss).
+	// acme/worker:v1.4.2 is pushed (staging), then its scan completes clean (prod).
+	push := `{"version":"0","id":"13cde686-328b-6117-af20-0e5566167482","detail-type":"ECR Image Action","source":"aws.ecr",
+"account":"123456789012","time":"2026-11-22T10:00:00Z","region":"us-east-1","resources":[],
+"detail":{"result":"SUCCESS","repository-name":"acme/worker","image-digest":"sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08","action-type":"PUSH","image-tag":"v1.4.2"}}`
+	if res, err := ecrpush.Invoke(context.Background(), []byte(push)); err != nil || res.Err != nil {
+		t.Fatalf("ecrpush push: %v %v", err, res.Err)
+	}
 	scan := `{"version":"0","id":"85fc3613-e913-7fc4-a80c-a3753e4aa9ae","detail-type":"ECR Image Scan","source":"aws.ecr",
 "account":"123456789012","time":"2026-11-22T10:00:00Z","region":"us-east-1","resources":[],
 "detail":{"scan-status":"COMPLETE","repository-name":"acme/worker","finding-severity-counts":{"LOW":3},
@@ -169,8 +175,11 @@ func TestEndToEnd(t *testing.T) {
 	for _, ex := range cp.Executions() {
 		got[ex.Request.Name] = ex.Request
 	}
-	if len(got) != 3 {
-		t.Fatalf("executions of %v, want worker-prod, web-prod and web-staging", got)
+	if len(got) != 4 {
+		t.Fatalf("executions of %v, want worker-staging, worker-prod, web-prod and web-staging", got)
+	}
+	if r := got["worker-staging"]; !slices.Contains(r.Variables, cpstub.Variable{Name: "IMAGE_TAG", Value: "v1.4.2"}) {
+		t.Errorf("worker-staging request %+v", r)
 	}
 	if r := got["worker-prod"]; r.SourceRevisions[0] != (cpstub.SourceRevision{ActionName: "Image", RevisionType: "IMAGE_DIGEST",
 		RevisionValue: "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}) || !slices.Contains(r.Variables, cpstub.Variable{Name: "IMAGE_TAG", Value: "v1.4.2"}) {

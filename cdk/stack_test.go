@@ -167,7 +167,7 @@ func TestIAMStatements(t *testing.T) {
 	}
 	compareStatements(t, []stmt{
 		{"Logs", []string{"logs:CreateLogStream", "logs:PutLogEvents"}, []string{`{"Fn::GetAtt":["TriggersECRPushLogs*","Arn"]}`}},
-		{"StartRoutedPipelines", []string{"codepipeline:StartPipelineExecution"}, []string{pipelineARN("worker-prod")}},
+		{"StartRoutedPipelines", []string{"codepipeline:StartPipelineExecution"}, []string{pipelineARN("worker-prod"), pipelineARN("worker-staging")}},
 		{"", []string{"sqs:SendMessage"}, []string{`{"Fn::GetAtt":["TriggersECRPushDeadLetters*","Arn"]}`}},
 	}, find("TriggersECRPushRole"))
 	compareStatements(t, []stmt{
@@ -300,6 +300,7 @@ func TestPipelines(t *testing.T) {
 		{"web-dev", append(slices.Clone(gh), deploy), nil, "develop", "dev"},
 		{"web-staging", append(slices.Clone(gh), deploy), []string{"RELEASE_TAG", "TRIGGER_ID"}, "", "staging"},
 		{"web-prod", append(slices.Clone(gh), approve, deploy), []string{"RELEASE_TAG", "TRIGGER_ID"}, "", "prod"},
+		{"worker-staging", []action{{"Source", "Image", "Source", "ECR"}, {"Build", "Imagedefs", "Build", "CodeBuild"}, deploy}, []string{"IMAGE_TAG", "TRIGGER_ID"}, "", "staging"},
 		{"worker-prod", []action{{"Source", "Image", "Source", "ECR"}, {"Build", "Imagedefs", "Build", "CodeBuild"}, approve, deploy}, []string{"IMAGE_TAG", "TRIGGER_ID"}, "", "prod"},
 	}
 	if n := len(s.resources("AWS::CodePipeline::Pipeline")); n != len(tests) {
@@ -349,20 +350,26 @@ func TestPipelines(t *testing.T) {
 func TestECRRules(t *testing.T) {
 	s := example(t)
 	rules := s.resources("AWS::Events::Rule")
-	if len(rules) != 2 {
-		t.Fatalf("%d rules, want 2 (the scan trigger, and the ECR source action's own)", len(rules))
+	if len(rules) != 4 {
+		t.Fatalf("%d rules, want 4 (push and scan triggers, and each ECR source action's own)", len(rules))
 	}
+	triggers := 0
 	for id, r := range rules {
 		if strings.HasPrefix(id, "Triggers") {
+			triggers++
 			want := map[string]any{
-				"source": []any{"aws.ecr"}, "detail-type": []any{"ECR Image Scan"}, "account": []any{"123456789012"},
-				"detail": map[string]any{"scan-status": []any{"COMPLETE"}, "repository-name": []any{"acme/worker"}},
+				"source": []any{"aws.ecr"}, "detail-type": []any{"ECR Image Action"}, "account": []any{"123456789012"},
+				"detail": map[string]any{"action-type": []any{"PUSH"}, "result": []any{"SUCCESS"}, "repository-name": []any{"acme/worker"}},
+			}
+			if strings.HasPrefix(id, "TriggersECRScanRule") {
+				want["detail-type"] = []any{"ECR Image Scan"}
+				want["detail"] = map[string]any{"scan-status": []any{"COMPLETE"}, "repository-name": []any{"acme/worker"}}
 			}
 			if diff := cmp.Diff(want, r["EventPattern"]); diff != "" {
-				t.Errorf("trigger event pattern (-want +got):\n%s", diff)
+				t.Errorf("%s event pattern (-want +got):\n%s", id, diff)
 			}
 			if get(r, "Targets", 0, "DeadLetterConfig") == nil {
-				t.Errorf("rule target has no dead-letter queue")
+				t.Errorf("%s target has no dead-letter queue", id)
 			}
 			continue
 		}
@@ -371,6 +378,9 @@ func TestECRRules(t *testing.T) {
 		if tags := strs(get(r, "EventPattern", "detail", "image-tag")); !slices.Equal(tags, []string{unpushedTag}) {
 			t.Errorf("rule %s watches tags %v, want only %s", id, tags, unpushedTag)
 		}
+	}
+	if triggers != 2 {
+		t.Errorf("%d trigger rules, want 2", triggers)
 	}
 	for _, q := range s.resources("AWS::SQS::Queue") {
 		if q["SqsManagedSseEnabled"] != true {
@@ -419,7 +429,7 @@ func TestOutputs(t *testing.T) {
 		got = append(got, k)
 	}
 	sort.Strings(got)
-	want := []string{"ECRPushDeadLetterQueueUrl", "GitHubTokenSecretArn", "PipelineWebDev", "PipelineWebProd", "PipelineWebStaging", "PipelineWorkerProd",
+	want := []string{"ECRPushDeadLetterQueueUrl", "GitHubTokenSecretArn", "PipelineWebDev", "PipelineWebProd", "PipelineWebStaging", "PipelineWorkerProd", "PipelineWorkerStaging",
 		"WebGitHubActionsRoleArn", "WebRepositoryUri", "WebhookSecretArn", "WebhookUrl", "WorkerRepositoryUri"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("outputs (-want +got):\n%s", diff)

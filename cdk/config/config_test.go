@@ -24,14 +24,17 @@ func TestExample(t *testing.T) {
 	for _, r := range table.Routes {
 		names = append(names, r.Name+"->"+r.Pipeline+"/"+r.SourceAction)
 	}
-	want := []string{"web-staging->web-staging/Source", "web-prod->web-prod/Source", "worker-prod->worker-prod/Image"}
+	want := []string{"web-staging->web-staging/Source", "web-prod->web-prod/Source", "worker-staging->worker-staging/Image", "worker-prod->worker-prod/Image"}
 	if diff := cmp.Diff(want, names); diff != "" {
 		t.Errorf("routes (-want +got):\n%s", diff)
 	}
 	if !json.Valid(data) {
 		t.Errorf("route table is not JSON")
 	}
-	if r := table.Routes[2]; r.ECR.Account != "123456789012" || r.ECR.Events[0] != "scan" || r.ECR.MaxSeverity != "MEDIUM" {
+	if r := table.Routes[2]; r.ECR.Events[0] != "push" || r.Tags.Glob != "v*" {
+		t.Errorf("worker-staging route: %+v", r.ECR)
+	}
+	if r := table.Routes[3]; r.ECR.Account != "123456789012" || r.ECR.Events[0] != "scan" || r.ECR.MaxSeverity != "MEDIUM" {
 		t.Errorf("worker route: %+v", r.ECR)
 	}
 }

@@ -94,7 +94,7 @@ func (d *demo) eventsDemo(ctx context.Context, template []byte) error {
 	ghEnv := append(slices.Clone(env), routes.EnvRoutes+"="+tables["ghrelease"], "WEBHOOK_SECRET_ARN="+aws.ToString(secret.ARN))
 	fmt.Println("  each Lambda gets the routes the stack gives it; webhook secret in Secrets Manager")
 
-	step("Push acme/worker:v1.4.2; its scan completes clean; EventBridge hands ecrpush the ECR Image Scan event")
+	step("Push acme/worker:v1.4.2: EventBridge hands ecrpush the ECR Image Action (staging), then the clean ECR Image Scan (prod)")
 	if _, err := ecr.NewFromConfig(cfg).CreateRepository(ctx, &ecr.CreateRepositoryInput{RepositoryName: aws.String("acme/worker")}); err != nil {
 		return err
 	}
@@ -102,11 +102,15 @@ func (d *demo) eventsDemo(ctx context.Context, template []byte) error {
 	if err != nil {
 		return err
 	}
+	pushEvent := fmt.Sprintf(`{"version":"0","id":"7d1c9e2b-6a5f-4b3c-9e8d-1f2a3b4c5d6e","detail-type":"ECR Image Action","source":"aws.ecr",`+
+		`"account":"%s","time":"2026-11-22T10:00:00Z","region":"%s","resources":[],`+
+		`"detail":{"result":"SUCCESS","repository-name":"acme/worker","image-digest":"%s","action-type":"PUSH","image-tag":"v1.4.2"}}`,
+		moto.Account, moto.Region, digest)
 	scanEvent := fmt.Sprintf(`{"version":"0","id":"4f3b1c2a-9d8e-4f70-8a6b-5c4d3e2f1a0b","detail-type":"ECR Image Scan","source":"aws.ecr",`+
 		`"account":"%s","time":"2026-11-22T10:00:00Z","region":"%s","resources":[],`+
 		`"detail":{"scan-status":"COMPLETE","repository-name":"acme/worker","finding-severity-counts":{"LOW":2},"image-digest":"%s","image-tags":["v1.4.2"]}}`,
 		moto.Account, moto.Region, digest)
-	if err := invokeAndShow(ctx, "ecrpush", bins["ecrpush"], ecrEnv, []byte(scanEvent)); err != nil {
+	if err := invokeAndShow(ctx, "ecrpush", bins["ecrpush"], ecrEnv, []byte(pushEvent), []byte(scanEvent)); err != nil {
 		return err
 	}
 
@@ -132,8 +136,8 @@ func (d *demo) eventsDemo(ctx context.Context, template []byte) error {
 		fmt.Printf("  execution %s:\n  %s\n", ex.ID, b)
 	}
 	fmt.Printf("  %d requests, %d executions (the redelivery reused its token), %d rejected\n", len(cp.Requests()), len(cp.Executions()), len(cp.Rejected()))
-	if len(cp.Executions()) != 2 || len(cp.Rejected()) != 0 {
-		return fmt.Errorf("want 2 executions and no rejected request, got %d and %v", len(cp.Executions()), cp.Rejected())
+	if len(cp.Executions()) != 3 || len(cp.Rejected()) != 0 {
+		return fmt.Errorf("want 3 executions and no rejected request, got %d and %v", len(cp.Executions()), cp.Rejected())
 	}
 	return nil
 }
