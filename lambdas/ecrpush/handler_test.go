@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/codepipeline"
 
 	"github.com/pipebridge/pipebridge/internal/ecrevent"
@@ -48,12 +46,9 @@ func newEnv(t *testing.T) *env {
 	logs := &bytes.Buffer{}
 	return &env{
 		h: &handler{
-			routes: table,
-			pipelines: codepipeline.New(codepipeline.Options{
-				Region: "us-east-1", BaseEndpoint: aws.String(stub.URL), RetryMaxAttempts: 3,
-				Credentials: credentials.NewStaticCredentialsProvider("AKID", "secret", ""),
-			}),
-			log: slog.New(slog.NewJSONHandler(logs, nil)),
+			routes:    table,
+			pipelines: stub.Client(func(o *codepipeline.Options) { o.RetryMaxAttempts = 3 }),
+			log:       slog.New(slog.NewJSONHandler(logs, nil)),
 		},
 		stub: stub, logs: logs,
 	}

@@ -18,7 +18,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/codepipeline"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/google/go-github/v90/github"
@@ -99,12 +98,9 @@ func newEnv(t *testing.T) *env {
 	e := &env{secrets: secrets, pipeline: stub, gh: gh, logs: logs, clock: &clock}
 	sec.now = func() time.Time { return *e.clock }
 	e.h = &handler{
-		routes: table,
-		pipelines: codepipeline.New(codepipeline.Options{
-			Region: "us-east-1", BaseEndpoint: aws.String(stub.URL), Retryer: newRetryer(),
-			Credentials: credentials.NewStaticCredentialsProvider("AKID", "secret", ""),
-		}),
-		secret: sec,
+		routes:    table,
+		pipelines: stub.Client(func(o *codepipeline.Options) { o.Retryer = newRetryer() }),
+		secret:    sec,
 		commit: func(ctx context.Context, repository, tag string) (string, error) {
 			return tagCommit(ctx, ghClient.Git, repository, tag)
 		},

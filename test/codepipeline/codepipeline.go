@@ -20,6 +20,10 @@ import (
 	"regexp"
 	"slices"
 	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/codepipeline"
 )
 
 // Pipeline is what the stand-in knows of a pipeline.
@@ -262,4 +266,14 @@ func newID() string {
 	var b [16]byte
 	rand.Read(b[:])
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// Client is an SDK client that talks to the stand-in, with test credentials and
+// the SDK's default retries. optFns set the retry policy the code under test uses
+// (a non-zero RetryMaxAttempts here would override any Retryer they set).
+func (s *Server) Client(optFns ...func(*codepipeline.Options)) *codepipeline.Client {
+	return codepipeline.New(codepipeline.Options{
+		Region: "us-east-1", BaseEndpoint: aws.String(s.URL),
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "test-secret", ""),
+	}, optFns...)
 }

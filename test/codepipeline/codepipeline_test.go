@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/codepipeline"
 	"github.com/aws/aws-sdk-go-v2/service/codepipeline/types"
 )
@@ -14,8 +13,7 @@ import (
 func TestStandInEnforcesTheAPI(t *testing.T) {
 	s := Start(Pipeline{Name: "web", Variables: []string{"TAG"}, SourceActions: []string{"Source"}})
 	defer s.Close()
-	client := codepipeline.New(codepipeline.Options{Region: "us-east-1", BaseEndpoint: aws.String(s.URL), RetryMaxAttempts: 1,
-		Credentials: credentials.NewStaticCredentialsProvider("a", "b", "")})
+	client := s.Client(func(o *codepipeline.Options) { o.RetryMaxAttempts = 1 })
 	v := func(n, val string) types.PipelineVariable {
 		return types.PipelineVariable{Name: aws.String(n), Value: aws.String(val)}
 	}
