@@ -10,6 +10,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -17,8 +18,10 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+	"gopkg.in/yaml.v3"
 
 	"github.com/pipebridge/pipebridge/cdk/config"
+	"github.com/pipebridge/pipebridge/internal/routes"
 )
 
 func main() {
@@ -70,24 +73,65 @@ func envOr(key, def string) string {
 	return def
 }
 
-// LoadStackProps reads what the stack needs from disk: the built binaries and the
-// buildspec. It fails with advice when make build has not run.
+// LoadStackProps reads and checks what the stack needs: the built binaries (it
+// fails with advice when make build has not run), the buildspec, and each
+// Lambda's route table, validated by the parser the Lambdas run.
 func LoadStackProps(cfg *config.Config, dist, buildspecPath string) (*PipebridgeStackProps, error) {
-	buildspec, err := os.ReadFile(buildspecPath)
+	raw, err := os.ReadFile(buildspecPath)
 	if err != nil {
 		return nil, fmt.Errorf("read buildspec: %w", err)
 	}
 	p := &PipebridgeStackProps{
 		Config:         cfg,
-		Buildspec:      buildspec,
 		CLIAsset:       filepath.Join(dist, "pipebridge-linux-arm64"),
 		ECRPushAsset:   filepath.Join(dist, "ecrpush"),
 		GHReleaseAsset: filepath.Join(dist, "ghrelease"),
+	}
+	if err := yaml.Unmarshal(raw, &p.Buildspec); err != nil {
+		return nil, fmt.Errorf("%s: %w", buildspecPath, err)
 	}
 	for _, f := range []string{p.CLIAsset, filepath.Join(p.ECRPushAsset, "bootstrap"), filepath.Join(p.GHReleaseAsset, "bootstrap")} {
 		if _, err := os.Stat(f); err != nil {
 			return nil, fmt.Errorf("%v: run make build first (the stack deploys the built binaries)", err)
 		}
 	}
+	_, table, err := cfg.Routes()
+	if err != nil {
+		return nil, err
+	}
+	if table == nil {
+		return p, nil
+	}
+	var ecr, gh []*routes.Route
+	for _, r := range table.Routes {
+		if r.ECR != nil {
+			ecr = append(ecr, r)
+		} else {
+			gh = append(gh, r)
+		}
+	}
+	if p.ECRRoutes, err = compileRoutes(ecr); err != nil {
+		return nil, fmt.Errorf("ecrpush: %w", err)
+	}
+	if p.GitHubRoutes, err = compileRoutes(gh); err != nil {
+		return nil, fmt.Errorf("ghrelease: %w", err)
+	}
 	return p, nil
+}
+
+// compileRoutes is one Lambda's share of the table, as the JSON it will read.
+func compileRoutes(rs []*routes.Route) (*routeTable, error) {
+	if len(rs) == 0 {
+		return nil, nil
+	}
+	data, err := json.Marshal(map[string]any{"routes": rs})
+	if err != nil {
+		return nil, err
+	}
+	// The Lambda must accept exactly what the stack gives it.
+	table, err := routes.Parse(data)
+	if err != nil {
+		return nil, err
+	}
+	return &routeTable{JSON: data, Table: table}, nil
 }

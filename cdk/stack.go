@@ -11,7 +11,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3assets"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
-	"gopkg.in/yaml.v3"
 
 	"github.com/pipebridge/pipebridge/cdk/config"
 )
@@ -20,8 +19,11 @@ import (
 type PipebridgeStackProps struct {
 	awscdk.StackProps
 	Config *config.Config
-	// Buildspec is buildspec.yml's content, inlined into the build projects.
-	Buildspec []byte
+	// Buildspec is buildspec.yml, parsed, inlined into the build projects.
+	Buildspec map[string]any
+	// ECRRoutes and GitHubRoutes are the trigger Lambdas' route tables; nil when
+	// no environment needs that Lambda.
+	ECRRoutes, GitHubRoutes *routeTable
 	// CLIAsset is the linux/arm64 pipebridge binary; the Lambda assets are
 	// directories holding a bootstrap.
 	CLIAsset, ECRPushAsset, GHReleaseAsset string
@@ -45,11 +47,7 @@ func NewPipebridgeStack(scope constructs.Construct, id string, props *Pipebridge
 	sp.Description = jsii.String("pipebridge: release pipelines to Amazon ECS, their triggers and the GitHub Actions role")
 	stack := awscdk.NewStack(scope, &id, &sp)
 
-	var buildspec map[string]any
-	if err := yaml.Unmarshal(props.Buildspec, &buildspec); err != nil {
-		panic(fmt.Sprintf("buildspec.yml: %v", err))
-	}
-	s := &shared{cfg: cfg, buildspec: buildspec, logRetention: retention(cfg.LogRetentionDays)}
+	s := &shared{cfg: cfg, buildspec: props.Buildspec, logRetention: retention(cfg.LogRetentionDays)}
 	s.key = awskms.NewKey(stack, jsii.String("Key"), &awskms.KeyProps{
 		Description:       jsii.String("pipebridge: pipeline artifacts and build outputs"),
 		EnableKeyRotation: jsii.Bool(true),
@@ -78,6 +76,7 @@ func NewPipebridgeStack(scope constructs.Construct, id string, props *Pipebridge
 	newTriggers(stack, &triggersProps{
 		cfg: cfg, key: s.key, logRetention: s.logRetention,
 		ecrPushAsset: props.ECRPushAsset, ghReleaseAsset: props.GHReleaseAsset,
+		ecrRoutes: props.ECRRoutes, githubRoutes: props.GitHubRoutes,
 	})
 	return stack
 }

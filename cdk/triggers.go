@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"sort"
 
@@ -27,44 +26,40 @@ import (
 // to an SSM parameter the function reads at cold start.
 const maxInlineRoutes = 3000
 
+// routeTable is one Lambda's route table: the JSON it reads, and its parse.
+type routeTable struct {
+	JSON  []byte
+	Table *routes.Table
+}
+
 type triggersProps struct {
 	cfg                          *config.Config
 	key                          awskms.IKey
 	logRetention                 awslogs.RetentionDays
 	ecrPushAsset, ghReleaseAsset string
+	ecrRoutes, githubRoutes      *routeTable
 }
 
 // newTriggers defines the Lambdas that start the release, tag and image pipelines:
 // ecrpush behind EventBridge rules for the routed repositories, and ghrelease
 // behind a Function URL for the GitHub webhook. Each gets only its own routes.
 func newTriggers(stack awscdk.Stack, p *triggersProps) {
-	_, table, err := p.cfg.Routes()
-	if err != nil {
-		panic(err.Error())
-	}
-	if table == nil {
+	if p.ecrRoutes == nil && p.githubRoutes == nil {
 		return
 	}
-	var ecrRoutes, ghRoutes []*routes.Route
-	for _, r := range table.Routes {
-		if r.ECR != nil {
-			ecrRoutes = append(ecrRoutes, r)
-		} else {
-			ghRoutes = append(ghRoutes, r)
-		}
-	}
 	scope := constructs.NewConstruct(stack, jsii.String("Triggers"))
-	if len(ecrRoutes) > 0 {
-		newECRPush(scope, p, ecrRoutes)
+	if p.ecrRoutes != nil {
+		newECRPush(scope, p, p.ecrRoutes)
 	}
-	if len(ghRoutes) > 0 {
-		newGHRelease(scope, p, ghRoutes)
+	if p.githubRoutes != nil {
+		newGHRelease(scope, p, p.githubRoutes)
 	}
 }
 
 // function is a trigger Lambda with its own role (no managed policies), log group,
 // and the permission to start only its routes' pipelines.
-func function(scope constructs.Construct, id string, p *triggersProps, asset string, rs []*routes.Route, props *awslambda.FunctionProps) awslambda.Function {
+func function(scope constructs.Construct, id string, p *triggersProps, asset string, rt *routeTable, props *awslambda.FunctionProps) awslambda.Function {
+	rs := rt.Table.Routes
 	stack := awscdk.Stack_Of(scope)
 	logs := awslogs.NewLogGroup(scope, jsii.String(id+"Logs"), &awslogs.LogGroupProps{
 		Retention: p.logRetention, RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
@@ -93,14 +88,7 @@ func function(scope constructs.Construct, id string, p *triggersProps, asset str
 		Resources: jsii.Strings(arns...),
 	}))
 
-	table, err := json.Marshal(map[string]any{"routes": rs})
-	if err != nil {
-		panic(err)
-	}
-	// The Lambdas' parser must take what the stack gives them.
-	if _, err := routes.Parse(table); err != nil {
-		panic(fmt.Sprintf("%s route table: %v", id, err))
-	}
+	table := rt.JSON
 	env := map[string]*string{}
 	if props.Environment != nil {
 		env = *props.Environment
@@ -129,7 +117,7 @@ func function(scope constructs.Construct, id string, p *triggersProps, asset str
 	return awslambda.NewFunction(scope, jsii.String(id), props)
 }
 
-func newECRPush(scope constructs.Construct, p *triggersProps, rs []*routes.Route) {
+func newECRPush(scope constructs.Construct, p *triggersProps, rt *routeTable) {
 	stack := awscdk.Stack_Of(scope)
 	// SQS-managed encryption, not the stack's KMS key: Lambda's and EventBridge's
 	// dead-letter deliveries would need grants on the key that CDK does not add,
@@ -140,14 +128,14 @@ func newECRPush(scope constructs.Construct, p *triggersProps, rs []*routes.Route
 		EnforceSSL:      jsii.Bool(true),
 		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
 	})
-	fn := function(scope, "ECRPush", p, p.ecrPushAsset, rs, &awslambda.FunctionProps{
+	fn := function(scope, "ECRPush", p, p.ecrPushAsset, rt, &awslambda.FunctionProps{
 		Timeout:         awscdk.Duration_Seconds(jsii.Number(30)),
 		DeadLetterQueue: dlq, // async invocations that fail after Lambda's retries
 		RetryAttempts:   jsii.Number(2),
 		MaxEventAge:     awscdk.Duration_Hours(jsii.Number(6)),
 	})
 	var pushRepos, scanRepos []*string
-	for _, r := range rs {
+	for _, r := range rt.Table.Routes {
 		for _, e := range r.ECR.Events {
 			if e == "push" {
 				pushRepos = append(pushRepos, jsii.String(r.ECR.Repository))
@@ -200,7 +188,7 @@ func dedupe(in []*string) []string {
 	return out
 }
 
-func newGHRelease(scope constructs.Construct, p *triggersProps, rs []*routes.Route) {
+func newGHRelease(scope constructs.Construct, p *triggersProps, rt *routeTable) {
 	stack := awscdk.Stack_Of(scope)
 	secret := awssecretsmanager.NewSecret(scope, jsii.String("WebhookSecret"), &awssecretsmanager.SecretProps{
 		Description: jsii.String("pipebridge: the GitHub webhook secret (paste it into the webhook's Secret field)"),
@@ -231,7 +219,7 @@ func newGHRelease(scope constructs.Construct, p *triggersProps, rs []*routes.Rou
 	if token != nil {
 		env["GITHUB_TOKEN_SECRET_ARN"] = token.SecretArn()
 	}
-	fn := function(scope, "GHRelease", p, p.ghReleaseAsset, rs, &awslambda.FunctionProps{
+	fn := function(scope, "GHRelease", p, p.ghReleaseAsset, rt, &awslambda.FunctionProps{
 		// GitHub waits 10 s for an answer; the handler budgets 8 s.
 		Timeout:     awscdk.Duration_Seconds(jsii.Number(10)),
 		Environment: &env,
