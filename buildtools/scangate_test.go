@@ -45,14 +45,14 @@ func TestScanGateNeverCompletes(t *testing.T) {
 	srv := moto.Shared(t)
 	img := pushImage(t, srv, "web", "abc123", "web-1")
 	srv.SetScanResult(t, img.repo, img.digest, "IN_PROGRESS", nil)
-	r := runCLI(t, srv, nil, "scan-gate", "--image", img.tagged(), "--start-scan", "--interval", "100ms", "--timeout", "1s")
-	r.want(t, 1, "did not complete within 1s (last seen: scan IN_PROGRESS): failing closed")
+	r := runCLI(t, srv, nil, "scan-gate", "--image", img.tagged(), "--start-scan", "--interval", "100ms", "--timeout", "3s")
+	r.want(t, 1, "did not complete within 3s (last seen: scan IN_PROGRESS): failing closed")
 }
 
 func TestScanGateNoScan(t *testing.T) {
 	srv := moto.Shared(t)
 	img := pushImage(t, srv, "web", "abc123", "web-1")
-	r := runCLI(t, srv, nil, "scan-gate", "--image", img.pinned(), "--interval", "100ms", "--timeout", "500ms")
+	r := runCLI(t, srv, nil, "scan-gate", "--image", img.pinned(), "--interval", "100ms", "--timeout", "2s")
 	r.want(t, 1, "no scan found (is scan on push enabled? or pass --start-scan)")
 }
 
