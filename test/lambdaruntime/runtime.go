@@ -211,8 +211,7 @@ func (r *Runtime) response(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	inv.done <- Result{Payload: body}
-	w.WriteHeader(http.StatusAccepted)
-	w.Write([]byte(`{"status":"OK"}`))
+	accepted(w)
 }
 
 func (r *Runtime) invocationError(w http.ResponseWriter, req *http.Request) {
@@ -222,8 +221,7 @@ func (r *Runtime) invocationError(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	inv.done <- Result{Err: fe}
-	w.WriteHeader(http.StatusAccepted)
-	w.Write([]byte(`{"status":"OK"}`))
+	accepted(w)
 }
 
 func (r *Runtime) initError(w http.ResponseWriter, req *http.Request) {
@@ -231,8 +229,7 @@ func (r *Runtime) initError(w http.ResponseWriter, req *http.Request) {
 	r.mu.Lock()
 	r.initErr = fe
 	r.mu.Unlock()
-	w.WriteHeader(http.StatusAccepted)
-	w.Write([]byte(`{"status":"OK"}`))
+	accepted(w)
 }
 
 func readFunctionError(req *http.Request) *FunctionError {
@@ -245,6 +242,12 @@ func readFunctionError(req *http.Request) *FunctionError {
 		}
 	}
 	return fe
+}
+
+// accepted is the Runtime API's answer to a response, an error or an init error.
+func accepted(w http.ResponseWriter) {
+	w.WriteHeader(http.StatusAccepted)
+	w.Write([]byte(`{"status":"OK"}`))
 }
 
 func writeError(w http.ResponseWriter, status int, typ, msg string) {
