@@ -1,17 +1,11 @@
 package routes
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 
-	"github.com/Masterminds/semver/v3"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/codepipeline"
-	cptypes "github.com/aws/aws-sdk-go-v2/service/codepipeline/types"
+	"github.com/pipebridge/pipebridge/internal/severity"
 )
 
 // Event kinds.
@@ -23,11 +17,12 @@ const (
 	KindTagCreate = "github.tag-create"
 )
 
-// Event is a release event, normalized from an ECR EventBridge event or a GitHub
-// webhook delivery.
+// Event is a release event, normalized from an ECR or Inspector EventBridge
+// event or a GitHub webhook delivery.
 type Event struct {
 	Kind string
-	// ID is the EventBridge event id or the X-GitHub-Delivery id.
+	// ID is the EventBridge event id or the X-GitHub-Delivery id. GitHub does not
+	// sign the delivery id, so it never makes a token (see Token).
 	ID string
 	// Repository is the ECR repository name, or the GitHub owner/name.
 	Repository string
@@ -40,7 +35,8 @@ type Event struct {
 	Account, Region string
 	Digest          string
 	ImageURI        string
-	// Findings counts scan findings by severity (scan events).
+	// Findings counts scan findings by severity name (scan events), as the event
+	// gives them: UNDEFINED, unknown names and Inspector's TOTAL included.
 	Findings map[string]int64
 
 	// GitHub events.
@@ -51,73 +47,45 @@ type Event struct {
 	Draft         bool
 }
 
-// TemplateData is what variable templates see: {{.Tag}}, {{.ImageURI}}, ...
-type TemplateData struct {
-	Tag        string // image tag or Git tag
-	Version    string // Tag without a leading "v" when it is a semantic version
-	Digest     string // image digest (ECR)
-	ImageURI   string // REPO_URI@DIGEST (ECR)
-	CommitSHA  string // commit the tag points at (GitHub)
-	ReleaseURL string // release page (GitHub releases)
-	Repository string // ECR repository name or GitHub owner/name
-	DeliveryID string // X-GitHub-Delivery (GitHub)
-	EventID    string // EventBridge event id (ECR) or delivery id (GitHub)
-	Route      string // the route's name
-}
+// GitHub reports whether the event came from a GitHub webhook.
+func (ev Event) GitHub() bool { return strings.HasPrefix(ev.Kind, "github.") }
 
-var templateFields = []string{".Tag", ".Version", ".Digest", ".ImageURI", ".CommitSHA", ".ReleaseURL", ".Repository", ".DeliveryID", ".EventID", ".Route"}
-
-// Decision is what a route makes of an event.
+// Decision is what one route makes of an event.
 type Decision struct {
 	Route   *Route
 	Matched bool
 	// Reason says why the route did not match; empty when it did.
 	Reason string
-	// Input is the request to send, when the route matched.
-	Input *codepipeline.StartPipelineExecutionInput
-	// Notes explain adjustments, such as variables left out because they came out
-	// empty (CodePipeline refuses empty values; the pipeline's default applies).
-	Notes []string
+	// Tag is the tag that matched (scan events carry several).
+	Tag string
 }
 
-// Match returns one decision per route, in table order.
-func (t *Table) Match(ev Event) []Decision {
+// Select returns one decision per route, in table order. It is the only place
+// that decides whether a route takes an event.
+func (t *Table) Select(ev Event) []Decision {
 	out := make([]Decision, 0, len(t.Routes))
-	perPipeline := map[string]int{}
-	matchedEv := make([]Event, len(t.Routes))
-	for i, r := range t.Routes {
+	candidates := ev.Tags
+	if len(candidates) == 0 {
+		candidates = []string{ev.Tag}
+	}
+	for _, r := range t.Routes {
 		d := Decision{Route: r}
-		candidates := ev.Tags
-		if len(candidates) == 0 {
-			candidates = []string{ev.Tag}
-		}
 		for j, tag := range candidates {
-			e := ev
-			e.Tag = tag
-			ok, reason := r.matches(e)
+			ok, reason := r.matches(ev, tag)
 			if j == 0 || ok {
 				d.Matched, d.Reason = ok, reason
 			}
 			if ok {
-				matchedEv[i] = e
-				perPipeline[r.Pipeline]++
+				d.Tag = tag
 				break
 			}
 		}
 		out = append(out, d)
 	}
-	for i := range out {
-		if out[i].Matched {
-			out[i].Input, out[i].Notes, out[i].Reason = out[i].Route.plan(matchedEv[i], perPipeline[out[i].Route.Pipeline] > 1)
-			if out[i].Input == nil {
-				out[i].Matched = false
-			}
-		}
-	}
 	return out
 }
 
-// Matched returns the decisions that start a pipeline.
+// Matched returns the decisions whose route takes the event.
 func Matched(ds []Decision) []Decision {
 	var out []Decision
 	for _, d := range ds {
@@ -128,7 +96,19 @@ func Matched(ds []Decision) []Decision {
 	return out
 }
 
-func (r *Route) matches(ev Event) (bool, string) {
+// Reasons maps each route that did not match to its reason, for the one log line
+// that says why an event started nothing.
+func Reasons(ds []Decision) map[string]string {
+	out := map[string]string{}
+	for _, d := range ds {
+		if !d.Matched {
+			out[d.Route.Name] = d.Reason
+		}
+	}
+	return out
+}
+
+func (r *Route) matches(ev Event, tag string) (bool, string) {
 	switch ev.Kind {
 	case KindECRPush, KindECRScan:
 		s := r.ECR
@@ -150,11 +130,11 @@ func (r *Route) matches(ev Event) (bool, string) {
 			return false, fmt.Sprintf("repository %s is not this route's (%s)", ev.Repository, s.Repository)
 		}
 		if ev.Kind == KindECRScan {
-			if sev := worstFinding(ev.Findings); severityIndex(sev) > severityIndex(s.MaxSeverity) {
-				return false, fmt.Sprintf("scan found %s findings; route allows at most %s", sev, s.MaxSeverity)
+			if blocking := s.policy.Check(ev.Findings); len(blocking) > 0 {
+				return false, fmt.Sprintf("scan found %s; route allows %s", strings.Join(blocking, ", "), s.policy)
 			}
 		}
-		if ev.Tag == "" {
+		if tag == "" {
 			if !s.Untagged {
 				return false, "untagged image (set ecr.untagged to route pushes by digest)"
 			}
@@ -184,93 +164,17 @@ func (r *Route) matches(ev Event) (bool, string) {
 				return false, "not a prerelease, and the route takes only prereleases"
 			}
 		}
-		if ev.Tag == "" {
+		if tag == "" {
 			return false, "event has no tag"
 		}
 	default:
 		return false, fmt.Sprintf("unknown event kind %q", ev.Kind)
 	}
 	if r.Tags != nil {
-		return r.Tags.Match(ev.Tag)
+		return r.Tags.Match(tag)
 	}
 	return true, ""
 }
 
-// plan builds the request. shared says another matched route starts the same
-// pipeline, so the idempotency token must also tell the routes apart.
-func (r *Route) plan(ev Event, shared bool) (*codepipeline.StartPipelineExecutionInput, []string, string) {
-	data := TemplateData{
-		Tag: ev.Tag, Digest: ev.Digest, ImageURI: ev.ImageURI, CommitSHA: ev.CommitSHA,
-		ReleaseURL: ev.ReleaseURL, Repository: ev.Repository, EventID: ev.ID, Route: r.Name,
-	}
-	if v, err := semver.NewVersion(ev.Tag); err == nil {
-		data.Version = v.String()
-	}
-	if r.GitHub != nil {
-		data.DeliveryID = ev.ID
-	}
-	in := &codepipeline.StartPipelineExecutionInput{
-		Name:               aws.String(r.Pipeline),
-		ClientRequestToken: aws.String(Token(ev, r.Name, shared)),
-	}
-	var notes []string
-	names := make([]string, 0, len(r.vars))
-	for n := range r.vars {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		v := r.vars[name].render(&data)
-		switch {
-		case v == "":
-			notes = append(notes, fmt.Sprintf("variable %s is empty for this event and is left out (the pipeline's default applies)", name))
-			continue
-		case len(v) > MaxVariableValueLen:
-			return nil, nil, fmt.Sprintf("variable %s is %d characters; CodePipeline takes at most %d", name, len(v), MaxVariableValueLen)
-		}
-		in.Variables = append(in.Variables, cptypes.PipelineVariable{Name: aws.String(name), Value: aws.String(v)})
-	}
-	if r.SourceAction != "" {
-		rev := cptypes.SourceRevisionOverride{ActionName: aws.String(r.SourceAction)}
-		switch {
-		case r.ECR != nil && ev.Digest != "":
-			rev.RevisionType, rev.RevisionValue = cptypes.SourceRevisionTypeImageDigest, aws.String(ev.Digest)
-		case r.GitHub != nil && ev.CommitSHA != "":
-			rev.RevisionType, rev.RevisionValue = cptypes.SourceRevisionTypeCommitId, aws.String(ev.CommitSHA)
-		default:
-			return nil, nil, fmt.Sprintf("sourceAction %s needs the event's %s, and the event has none", r.SourceAction, map[bool]string{true: "image digest", false: "commit SHA"}[r.ECR != nil])
-		}
-		in.SourceRevisions = []cptypes.SourceRevisionOverride{rev}
-	}
-	return in, notes, ""
-}
-
-// Token is the request's idempotency token: CodePipeline starts one execution per
-// token, so a retried or redelivered event never starts a second one. A GitHub
-// delivery uses its X-GitHub-Delivery id as it is; an ECR event, its event id with
-// a hash of the route. Ids that do not fit CodePipeline's pattern are hashed.
-func Token(ev Event, route string, shared bool) string {
-	github := strings.HasPrefix(ev.Kind, "github.")
-	if github && !shared && tokenRE.MatchString(ev.ID) {
-		return ev.ID
-	}
-	sum := sha256.Sum256([]byte(ev.ID + "\x00" + route))
-	suffix := hex.EncodeToString(sum[:])[:16]
-	if t := ev.ID + "-" + suffix; ev.ID != "" && tokenRE.MatchString(t) {
-		return t
-	}
-	return "pb-" + hex.EncodeToString(sum[:])
-}
-
-func severityIndex(s string) int { return slices.Index(severityOrder, s) }
-
-// worstFinding is the highest severity with a non-zero count, or NONE.
-func worstFinding(counts map[string]int64) string {
-	worst := "NONE"
-	for sev, n := range counts {
-		if n > 0 && severityIndex(sev) > severityIndex(worst) {
-			worst = sev
-		}
-	}
-	return worst
-}
+// Policy is a scan route's severity policy.
+func (s *ECRSource) Policy() severity.Policy { return s.policy }

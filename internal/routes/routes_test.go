@@ -1,6 +1,8 @@
 package routes
 
 import (
+	"encoding/json"
+	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -10,6 +12,8 @@ import (
 	cptypes "github.com/aws/aws-sdk-go-v2/service/codepipeline/types"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/pipebridge/pipebridge/internal/names"
 )
 
 func example(t *testing.T) *Table {
@@ -30,8 +34,8 @@ func TestParseExampleDefaults(t *testing.T) {
 	if got := tbl.Routes[3].ECR.MaxSeverity; got != "MEDIUM" {
 		t.Errorf("maxSeverity = %q, want MEDIUM", got)
 	}
-	if got := tbl.Routes[1].GitHub.ReleaseActions; !cmp.Equal(got, []string{"published"}) {
-		t.Errorf("releaseActions default = %v, want [published]", got)
+	if got := tbl.Routes[1].GitHub.ReleaseActions; !cmp.Equal(got, []string{"published", "released", "prereleased"}) {
+		t.Errorf("releaseActions default = %v, want [published released prereleased]", got)
 	}
 }
 
@@ -57,13 +61,18 @@ func TestParseErrors(t *testing.T) {
 		{"bad GitHub repo", `{"routes": [{"name": "a", "github": {"repository": "web"}, "pipeline": "p"}]}`, `github.repository "web": want owner/name`},
 		{"bad GitHub event", `{"routes": [{"name": "a", "github": {"repository": "a/b", "events": ["tag"]}, "pipeline": "p"}]}`, `github.events: "tag"`},
 		{"edited release action", `{"routes": [{"name": "a", "github": {"repository": "a/b", "releaseActions": ["edited"]}, "pipeline": "p"}]}`, "edits and deletions never deploy"},
+		{"bad region", `{"routes": [{"name": "a", "ecr": {"repository": "web", "account": "123456789012", "region": "us-east"}, "pipeline": "p"}]}`, `ecr.region "us-east"`},
 		{"bad prereleases", `{"routes": [{"name": "a", "github": {"repository": "a/b", "prereleases": "yes"}, "pipeline": "p"}]}`, `github.prereleases "yes"`},
 		{"no account", `{"routes": [{"name": "a", "ecr": {"repository": "web"}, "pipeline": "p"}]}`, "ecr.account: required"},
 		{"bad account", `{"routes": [{"name": "a", "ecr": {"repository": "web", "account": "1234"}, "pipeline": "p"}]}`, `ecr.account "1234"`},
 		{"bad ECR repo", `{"routes": [{"name": "a", "ecr": {"repository": "Web", "account": "123456789012"}, "pipeline": "p"}]}`, `ecr.repository "Web"`},
-		{"bad region", `{"routes": [{"name": "a", "ecr": {"repository": "web", "account": "123456789012", "region": "mars"}, "pipeline": "p"}]}`, `ecr.region "mars"`},
+		{"bad region name", `{"routes": [{"name": "a", "ecr": {"repository": "web", "account": "123456789012", "region": "mars"}, "pipeline": "p"}]}`, `ecr.region "mars"`},
 		{"bad ECR event", `{"routes": [{"name": "a", "ecr": {"repository": "web", "account": "123456789012", "events": ["delete"]}, "pipeline": "p"}]}`, `ecr.events: "delete"`},
 		{"bad severity", `{"routes": [{"name": "a", "ecr": {"repository": "web", "account": "123456789012", "maxSeverity": "CRITICAL"}, "pipeline": "p"}]}`, `ecr.maxSeverity "CRITICAL"`},
+		{"undefined as a max severity", `{"routes": [{"name": "a", "ecr": {"repository": "web", "account": "123456789012", "maxSeverity": "UNDEFINED"}, "pipeline": "p"}]}`, `ecr.maxSeverity "UNDEFINED"`},
+		{"newline in a variable literal", `{"routes": [{"name": "a", ` + gh + `, "variables": {"T": "v\n{{.Tag}}"}}]}`, "variables.T: control character U+000A at character 1"},
+		{"U+2028 in a variable literal", `{"routes": [{"name": "a", ` + gh + `, "variables": {"T": "a\u2028"}}]}`, "variables.T: control character U+2028"},
+		{"NUL in a glob", `{"routes": [{"name": "a", ` + gh + `, "tags": {"glob": "v\u0000*"}}]}`, "tags.control character U+0000"},
 		{"two tag filters", `{"routes": [{"name": "a", ` + gh + `, "tags": {"glob": "v*", "regex": "^v"}}]}`, "tags.give exactly one of glob, regex and semver"},
 		{"bad glob", `{"routes": [{"name": "a", ` + gh + `, "tags": {"glob": "v["}}]}`, `tags.glob "v["`},
 		{"bad regex", `{"routes": [{"name": "a", ` + gh + `, "tags": {"regex": "v("}}]}`, `tags.regex "v("`},
@@ -108,16 +117,19 @@ func matchedNames(ds []Decision) []string {
 	return out
 }
 
-func TestMatch(t *testing.T) {
-	tbl := example(t)
-	release := Event{Kind: KindRelease, ID: "72d3162e-cc78-11e3-81ab-4c9367dc0958", Repository: "Acme/Web", Tag: "v2.4.0",
-		ReleaseAction: "published", CommitSHA: "9fceb02d0ae598e95dc970b74767f19372d61af8", ReleaseURL: "https://github.com/acme/web/releases/tag/v2.4.0"}
-	push := Event{Kind: KindECRPush, ID: "13cde686-328b-6117-af20-0e5566167482", Account: "123456789012", Region: "us-east-1",
-		Repository: "acme/web", Tag: "dev-42", Digest: "sha256:abc", ImageURI: "x/acme/web@sha256:abc"}
-	scan := Event{Kind: KindECRScan, ID: "e2", Account: "123456789012", Region: "eu-west-1", Repository: "acme/worker",
-		Tags: []string{"4f6c1a2", "v1.0.0"}, Digest: "sha256:def", Findings: map[string]int64{"MEDIUM": 3}}
-	with := func(e Event, f func(*Event)) Event { f(&e); return e }
+func with(e Event, f func(*Event)) Event { f(&e); return e }
 
+var (
+	release = Event{Kind: KindRelease, ID: "72d3162e-cc78-11e3-81ab-4c9367dc0958", Repository: "Acme/Web", Tag: "v2.4.0",
+		ReleaseAction: "published", CommitSHA: "9fceb02d0ae598e95dc970b74767f19372d61af8", ReleaseURL: "https://github.com/acme/web/releases/tag/v2.4.0"}
+	push = Event{Kind: KindECRPush, ID: "13cde686-328b-6117-af20-0e5566167482", Account: "123456789012", Region: "us-east-1",
+		Repository: "acme/worker", Tag: "v1.4.2", Digest: "sha256:abc", ImageURI: "x/acme/worker@sha256:abc"}
+	scan = Event{Kind: KindECRScan, ID: "e2", Account: "123456789012", Region: "eu-west-1", Repository: "acme/worker",
+		Tags: []string{"4f6c1a2", "v1.0.0"}, Digest: "sha256:def", Findings: map[string]int64{"MEDIUM": 3}}
+)
+
+func TestSelect(t *testing.T) {
+	tbl := example(t)
 	tests := []struct {
 		name   string
 		ev     Event
@@ -125,27 +137,33 @@ func TestMatch(t *testing.T) {
 		reason string // of the first route, when nothing matched
 	}{
 		{"release, case-insensitive repository", release, []string{"web-prod-releases"}, ""},
+		{"released action", with(release, func(e *Event) { e.ReleaseAction = "released" }), []string{"web-prod-releases"}, ""},
 		{"release below the constraint", with(release, func(e *Event) { e.Tag = "v1.9.0" }), nil, `version v1.9.0 does not satisfy ">=2.0.0"`},
 		{"release tag not semver", with(release, func(e *Event) { e.Tag = "latest" }), nil, `tag "latest" is not a semantic version`},
-		{"prerelease goes to staging only", with(release, func(e *Event) { e.Tag, e.Prerelease = "v2.5.0-rc.1", true }), []string{"web-staging-rcs"}, ""},
+		{"prerelease goes to staging only", with(release, func(e *Event) { e.Tag, e.Prerelease, e.ReleaseAction = "v2.5.0-rc.1", true, "prereleased" }), []string{"web-staging-rcs"}, ""},
 		{"draft", with(release, func(e *Event) { e.Draft = true }), nil, "draft releases never deploy"},
 		{"edited", with(release, func(e *Event) { e.ReleaseAction = "edited" }), nil, `release action "edited" is not one the route takes`},
 		{"deleted", with(release, func(e *Event) { e.ReleaseAction = "deleted" }), nil, `release action "deleted"`},
+		{"created is not a default action", with(release, func(e *Event) { e.ReleaseAction = "created" }), nil, `release action "created"`},
 		{"other repository", with(release, func(e *Event) { e.Repository = "acme/api" }), nil, "repository acme/api is not this route's (acme/web)"},
 		{"tag push of an rc", Event{Kind: KindTagPush, ID: "d", Repository: "acme/web", Tag: "v3.0.0-beta.2", CommitSHA: "c"}, []string{"web-staging-rcs"}, ""},
 		{"tag create is not routed", Event{Kind: KindTagCreate, ID: "d", Repository: "acme/web", Tag: "v3.0.0"}, nil, "route does not take tag-create events"},
-		{"ECR push", push, []string{"web-dev-images"}, ""},
-		{"ECR push, tag off the glob", with(push, func(e *Event) { e.Tag = "v1" }), nil, ""},
+		{"ECR push", push, []string{"worker-staging-images"}, ""},
+		{"ECR push, tag off the glob", with(push, func(e *Event) { e.Tag = "latest" }), nil, ""},
 		{"ECR push from another account", with(push, func(e *Event) { e.Account = "210987654321" }), nil, ""},
 		{"ECR push from another region", with(push, func(e *Event) { e.Region = "eu-west-1" }), nil, ""},
 		{"untagged push", with(push, func(e *Event) { e.Tag = "" }), nil, ""},
 		{"scan within the limit, second tag matches", scan, []string{"worker-scanned"}, ""},
 		{"scan with a HIGH finding", with(scan, func(e *Event) { e.Findings = map[string]int64{"HIGH": 1, "LOW": 4} }), nil, ""},
+		{"scan with only UNDEFINED findings", with(scan, func(e *Event) { e.Findings = map[string]int64{"UNDEFINED": 2} }), nil, ""},
+		{"scan with a lower-case critical", with(scan, func(e *Event) { e.Findings = map[string]int64{"critical": 1} }), nil, ""},
+		{"scan with an unknown severity", with(scan, func(e *Event) { e.Findings = map[string]int64{"SEVERE": 1} }), nil, ""},
+		{"scan with Inspector's TOTAL beyond the listed levels", with(scan, func(e *Event) { e.Findings = map[string]int64{"MEDIUM": 3, "TOTAL": 4} }), nil, ""},
 		{"scan with no matching tag", with(scan, func(e *Event) { e.Tags = []string{"latest"} }), nil, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ds := tbl.Match(tt.ev)
+			ds := tbl.Select(tt.ev)
 			if len(ds) != len(tbl.Routes) {
 				t.Fatalf("got %d decisions, want one per route (%d)", len(ds), len(tbl.Routes))
 			}
@@ -164,62 +182,130 @@ func TestMatch(t *testing.T) {
 	}
 }
 
-func TestMatchReasons(t *testing.T) {
+func TestSelectReasons(t *testing.T) {
 	tbl := example(t)
-	ds := tbl.Match(Event{Kind: KindECRPush, ID: "e", Account: "210987654321", Region: "us-east-1", Repository: "acme/web", Tag: "dev-1", Digest: "sha256:a"})
+	ds := tbl.Select(with(push, func(e *Event) { e.Account = "210987654321" }))
 	if got, want := ds[2].Reason, "event is from account 210987654321, route wants 123456789012"; got != want {
 		t.Errorf("reason = %q, want %q", got, want)
 	}
-	ds = tbl.Match(Event{Kind: KindECRPush, ID: "e", Account: "123456789012", Region: "us-east-1", Repository: "acme/web", Digest: "sha256:a"})
+	ds = tbl.Select(with(push, func(e *Event) { e.Tag = "" }))
 	if got := ds[2].Reason; !strings.Contains(got, "untagged image (set ecr.untagged") {
 		t.Errorf("reason = %q", got)
 	}
-	ds = tbl.Match(Event{Kind: KindECRScan, ID: "e", Account: "123456789012", Repository: "acme/worker", Tag: "v1.0.0", Digest: "sha256:a", Findings: map[string]int64{"CRITICAL": 1}})
-	if got, want := ds[3].Reason, "scan found CRITICAL findings; route allows at most MEDIUM"; got != want {
+	ds = tbl.Select(with(scan, func(e *Event) { e.Findings = map[string]int64{"CRITICAL": 1, "UNDEFINED": 2} }))
+	if got, want := ds[3].Reason, "scan found CRITICAL: 1, UNDEFINED: 2; route allows at most MEDIUM"; got != want {
 		t.Errorf("reason = %q, want %q", got, want)
 	}
 }
 
+// A scan route may let undefined severities through, but only when it says so.
+func TestAllowUndefined(t *testing.T) {
+	tbl, err := Parse([]byte(`{"routes": [{"name": "a", "ecr": {"repository": "acme/worker", "account": "123456789012", "events": ["scan"],
+		"maxSeverity": "HIGH", "allowUndefined": true}, "pipeline": "p"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		counts map[string]int64
+		want   bool
+	}{
+		{map[string]int64{"UNDEFINED": 4, "HIGH": 1}, true},
+		{map[string]int64{"UNTRIAGED": 1}, true},
+		{map[string]int64{"CRITICAL": 1, "UNDEFINED": 4}, false},
+	} {
+		ds := tbl.Select(with(scan, func(e *Event) { e.Findings = tt.counts }))
+		if ds[0].Matched != tt.want {
+			t.Errorf("%v: matched %v, want %v (%s)", tt.counts, ds[0].Matched, tt.want, ds[0].Reason)
+		}
+	}
+}
+
+func plan(t *testing.T, tbl *Table, ev Event) []Plan {
+	t.Helper()
+	ps, err := Plans(ev, Matched(tbl.Select(ev)))
+	if err != nil {
+		t.Fatalf("Plans: %v", err)
+	}
+	return ps
+}
+
+var ignoreUnexported = cmpopts.IgnoreUnexported(codepipeline.StartPipelineExecutionInput{}, cptypes.PipelineVariable{}, cptypes.SourceRevisionOverride{})
+
 func TestPlan(t *testing.T) {
 	tbl := example(t)
-	ev := Event{Kind: KindRelease, ID: "72d3162e-cc78-11e3-81ab-4c9367dc0958", Repository: "acme/web", Tag: "v2.4.0",
-		ReleaseAction: "published", CommitSHA: "9fceb02d0ae598e95dc970b74767f19372d61af8", ReleaseURL: "https://github.com/acme/web/releases/tag/v2.4.0"}
-	ds := Matched(tbl.Match(ev))
-	if len(ds) != 1 {
-		t.Fatalf("matched %d routes, want 1", len(ds))
+	ps := plan(t, tbl, release)
+	if len(ps) != 1 {
+		t.Fatalf("planned %d routes, want 1", len(ps))
 	}
 	want := &codepipeline.StartPipelineExecutionInput{
 		Name:               aws.String("web-prod"),
-		ClientRequestToken: aws.String("72d3162e-cc78-11e3-81ab-4c9367dc0958"),
+		ClientRequestToken: aws.String(Token(release, "web-prod-releases")),
 		Variables: []cptypes.PipelineVariable{
 			{Name: aws.String("RELEASE_TAG"), Value: aws.String("v2.4.0")},
-			{Name: aws.String("RELEASE_URL"), Value: aws.String("https://github.com/acme/web/releases/tag/v2.4.0")},
-			{Name: aws.String("TRIGGER"), Value: aws.String("github-release 72d3162e-cc78-11e3-81ab-4c9367dc0958")},
+			{Name: aws.String("TRIGGER_ID"), Value: aws.String("72d3162e-cc78-11e3-81ab-4c9367dc0958")},
 		},
 		SourceRevisions: []cptypes.SourceRevisionOverride{{ActionName: aws.String("Source"),
 			RevisionType: cptypes.SourceRevisionTypeCommitId, RevisionValue: aws.String("9fceb02d0ae598e95dc970b74767f19372d61af8")}},
 	}
-	if diff := cmp.Diff(want, ds[0].Input, cmpopts.IgnoreUnexported(codepipeline.StartPipelineExecutionInput{}, cptypes.PipelineVariable{}, cptypes.SourceRevisionOverride{})); diff != "" {
+	if diff := cmp.Diff(want, ps[0].Input, ignoreUnexported); diff != "" {
 		t.Errorf("request mismatch (-want +got):\n%s", diff)
 	}
 
-	// A tag push carries no release URL: the variable is left out, with a note.
-	ds = Matched(tbl.Match(Event{Kind: KindTagPush, ID: "d2", Repository: "acme/web", Tag: "v3.0.0-rc.1", CommitSHA: "c"}))
-	if len(ds) != 1 || len(ds[0].Input.Variables) != 1 {
-		t.Fatalf("got %+v", ds)
+	// An ECR source action gets the digest; a scan plans with the tag that matched.
+	ps = plan(t, tbl, scan)
+	rev := ps[0].Input.SourceRevisions[0]
+	if rev.RevisionType != cptypes.SourceRevisionTypeImageDigest || aws.ToString(rev.RevisionValue) != "sha256:def" || aws.ToString(rev.ActionName) != "Image" {
+		t.Errorf("source revision = %+v, want Image IMAGE_DIGEST sha256:def", rev)
+	}
+	if got := aws.ToString(ps[0].Input.Variables[0].Value); got != "v1.0.0" {
+		t.Errorf("IMAGE_TAG = %q, want the tag that matched (v1.0.0)", got)
+	}
+}
+
+// A route that matched but cannot become a valid request is an error naming the
+// route, the field and the value's length, never a silent "ignored".
+func TestPlanErrors(t *testing.T) {
+	tbl, err := Parse([]byte(`{"routes": [{"name": "r", "github": {"repository": "acme/web", "events": ["release", "tag-push"]},
+		"pipeline": "p", "sourceAction": "Source", "variables": {"RELEASE_TAG": "{{.Tag}}"}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := strings.Repeat("v", 1001)
+	tests := []struct {
+		name, tag, commit string
+		field, says       string
+		length            int
+	}{
+		{"1,001-character tag", long, "c", "variables.RELEASE_TAG", "value is 1001 characters; CodePipeline takes at most 1000 characters", 1001},
+		{"NUL", "v1\x00", "c", "tag", "control character U+0000 at character 2", 3},
+		{"newline", "v1\n", "c", "tag", "control character U+000A", 3},
+		{"carriage return", "v1\rx", "c", "tag", "control character U+000D", 4},
+		{"U+2028", "v1\u2028", "c", "tag", "control character U+2028", 3},
+		{"no commit for the source action", "v1", "", "sourceAction", `Source needs the commit SHA of tag "v1"`, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ev := Event{Kind: KindTagPush, ID: "d", Repository: "acme/web", Tag: tt.tag, CommitSHA: tt.commit}
+			ds := Matched(tbl.Select(ev))
+			if len(ds) != 1 {
+				t.Fatalf("the route did not match: %+v", tbl.Select(ev))
+			}
+			_, err := ds[0].Plan(ev)
+			var pe *PlanError
+			if !errors.As(err, &pe) {
+				t.Fatalf("Plan: %v, want a *PlanError", err)
+			}
+			if pe.Route != "r" || pe.Field != tt.field || pe.Length != tt.length || !strings.Contains(pe.Reason, tt.says) {
+				t.Errorf("got %+v, want field %s, length %d, reason with %q", pe, tt.field, tt.length, tt.says)
+			}
+		})
 	}
 
-	// An ECR source action gets the digest.
-	ds = Matched(tbl.Match(Event{Kind: KindECRPush, ID: "e", Account: "123456789012", Region: "us-east-1", Repository: "acme/web", Tag: "dev-7", Digest: "sha256:abc", ImageURI: "u@sha256:abc"}))
-	rev := ds[0].Input.SourceRevisions[0]
-	if rev.RevisionType != cptypes.SourceRevisionTypeImageDigest || aws.ToString(rev.RevisionValue) != "sha256:abc" || aws.ToString(rev.ActionName) != "Image" {
-		t.Errorf("source revision = %+v, want Image IMAGE_DIGEST sha256:abc", rev)
-	}
-
-	// A source action without a commit SHA cannot be planned: an error, not a guess.
-	ds = tbl.Match(Event{Kind: KindRelease, ID: "d3", Repository: "acme/web", Tag: "v2.4.0", ReleaseAction: "published"})
-	if ds[0].Matched || !strings.Contains(ds[0].Reason, "sourceAction Source needs the event's commit SHA") {
-		t.Errorf("decision = %+v", ds[0])
+	// 600 non-ASCII characters are 1,200 bytes, and CodePipeline takes them.
+	ev := Event{Kind: KindTagPush, ID: "d", Repository: "acme/web", Tag: strings.Repeat("é", 600), CommitSHA: "c"}
+	ps, err := Plans(ev, Matched(tbl.Select(ev)))
+	if err != nil || len(ps) != 1 || aws.ToString(ps[0].Input.Variables[0].Value) != ev.Tag {
+		t.Fatalf("a 600-character non-ASCII tag: %v, %+v", err, ps)
 	}
 }
 
@@ -243,66 +329,113 @@ func TestVarTemplate(t *testing.T) {
 	}
 }
 
-func TestFanOutTokens(t *testing.T) {
+func validToken(t testing.TB, tok string) {
+	t.Helper()
+	if err := names.RequestToken(tok); err != nil {
+		t.Fatalf("token breaks CodePipeline's pattern: %v", err)
+	}
+}
+
+// GitHub tokens come from what GitHub signed: a redelivery, a replay under a new
+// delivery id, and the published+released pair of one release all make one
+// token per route, and two routes never share one.
+func TestGitHubTokens(t *testing.T) {
 	table := `{"routes": [
-	  {"name": "a", "github": {"repository": "acme/web"}, "pipeline": "p1"},
+	  {"name": "a", "github": {"repository": "acme/web", "events": ["release", "tag-push", "tag-create"]}, "pipeline": "p1"},
 	  {"name": "b", "github": {"repository": "acme/web"}, "pipeline": "p2"},
 	  {"name": "c", "github": {"repository": "acme/web"}, "pipeline": "p2"}]}`
 	tbl, err := Parse([]byte(table))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev := Event{Kind: KindRelease, ID: "72d3162e-cc78-11e3-81ab-4c9367dc0958", Repository: "acme/web", Tag: "v1", ReleaseAction: "published"}
-	ds := Matched(tbl.Match(ev))
-	if len(ds) != 3 {
-		t.Fatalf("matched %d, want 3", len(ds))
-	}
-	seen := map[string]bool{}
-	for _, d := range ds {
-		tok := aws.ToString(d.Input.ClientRequestToken)
-		if !tokenRE.MatchString(tok) {
-			t.Errorf("token %q breaks CodePipeline's pattern", tok)
+	ev := Event{Kind: KindRelease, ID: "72d3162e-cc78-11e3-81ab-4c9367dc0958", Repository: "acme/web", Tag: "v1", ReleaseAction: "published", CommitSHA: "c0ffee"}
+	tokens := func(ev Event) []string {
+		var out []string
+		for _, p := range plan(t, tbl, ev) {
+			tok := aws.ToString(p.Input.ClientRequestToken)
+			validToken(t, tok)
+			out = append(out, tok)
 		}
-		seen[tok] = true
+		return out
 	}
-	if got := aws.ToString(ds[0].Input.ClientRequestToken); got != ev.ID {
-		t.Errorf("sole route to p1: token %q, want the delivery id", got)
+	first := tokens(ev)
+	if len(first) != 3 || first[0] == first[1] || first[1] == first[2] || first[0] == first[2] {
+		t.Fatalf("tokens %v: want three, all different", first)
 	}
-	if len(seen) != 3 {
-		t.Errorf("two routes to the same pipeline share a token: %v", seen)
-	}
-	// Deterministic: the same event gives the same tokens.
-	again := Matched(tbl.Match(ev))
-	for i := range ds {
-		if aws.ToString(ds[i].Input.ClientRequestToken) != aws.ToString(again[i].Input.ClientRequestToken) {
-			t.Errorf("token of route %s changed between runs", ds[i].Route.Name)
+	for _, same := range []Event{
+		with(ev, func(e *Event) { e.ID = "0b989ba4-242f-11e5-81e1-c7b6966d2516" }), // replayed under a new delivery id
+		with(ev, func(e *Event) { e.ReleaseAction = "released" }),                  // the pair's second delivery
+		with(ev, func(e *Event) { e.Repository = "Acme/Web" }),                     // GitHub's case
+	} {
+		if got := tokens(same); !cmp.Equal(got, first) {
+			t.Errorf("%+v: tokens %v, want %v", same, got, first)
 		}
+	}
+	for _, other := range []Event{
+		with(ev, func(e *Event) { e.Tag = "v2" }),
+		with(ev, func(e *Event) { e.CommitSHA = "deadbeef" }),
+		with(ev, func(e *Event) { e.Kind = KindTagPush }),
+	} {
+		if got := tokens(other); got[0] == first[0] {
+			t.Errorf("%+v: same token as the original release", other)
+		}
+	}
+	// A tag push and the create event for the same tag are one happening.
+	tp := Event{Kind: KindTagPush, ID: "x", Repository: "acme/web", Tag: "v9", CommitSHA: "c0ffee"}
+	tc := with(tp, func(e *Event) { e.Kind, e.ID = KindTagCreate, "y" })
+	if a, b := Token(tp, "a"), Token(tc, "a"); a != b {
+		t.Errorf("tag push %s and tag create %s of one tag have different tokens", a, b)
 	}
 }
 
-func TestToken(t *testing.T) {
+func TestECRTokens(t *testing.T) {
 	tests := []struct {
 		name string
 		ev   Event
 	}{
 		{"ECR uuid", Event{Kind: KindECRPush, ID: "13cde686-328b-6117-af20-0e5566167482"}},
-		{"odd characters", Event{Kind: KindRelease, ID: "not/a_valid id"}},
+		{"odd characters", Event{Kind: KindECRPush, ID: "not/a_valid id"}},
 		{"too long", Event{Kind: KindECRPush, ID: strings.Repeat("a", 200)}},
 		{"empty", Event{Kind: KindECRPush}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a, b := Token(tt.ev, "r1", false), Token(tt.ev, "r2", false)
-			if !tokenRE.MatchString(a) || !tokenRE.MatchString(b) {
-				t.Errorf("tokens %q, %q break CodePipeline's pattern", a, b)
-			}
+			a, b := Token(tt.ev, "r1"), Token(tt.ev, "r2")
+			validToken(t, a)
+			validToken(t, b)
 			if a == b {
 				t.Errorf("two routes got the same token %q", a)
 			}
-			if a != Token(tt.ev, "r1", false) {
+			if a != Token(tt.ev, "r1") {
 				t.Errorf("token not deterministic")
 			}
 		})
+	}
+}
+
+// The CDK app builds tables from typed routes; what it marshals, the Lambdas'
+// parser must accept unchanged.
+func TestNewRoundTrips(t *testing.T) {
+	tbl, err := New([]Route{
+		{Name: "a", Pipeline: "p", GitHub: &GitHubSource{Repository: "acme/web"}, Tags: &TagFilter{Semver: ">=1"}, Variables: map[string]string{"T": "{{.Tag}}"}},
+		{Name: "b", Pipeline: "q", ECR: &ECRSource{Repository: "acme/worker", Account: "123456789012", Events: []string{"scan"}, AllowUndefined: true}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := json.Marshal(tbl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := Parse(data)
+	if err != nil {
+		t.Fatalf("Parse(Marshal(New(...))): %v\n%s", err, data)
+	}
+	if diff := cmp.Diff(tbl, again, cmpopts.IgnoreUnexported(Route{}, TagFilter{}, ECRSource{})); diff != "" {
+		t.Errorf("round trip (-new +parsed):\n%s", diff)
+	}
+	if _, err := New([]Route{{Name: "a", Pipeline: "p", GitHub: &GitHubSource{Repository: "web"}}}); err == nil || !strings.Contains(err.Error(), "routes[0] (a): github.repository") {
+		t.Errorf("New accepted a bad route: %v", err)
 	}
 }
 
@@ -317,21 +450,98 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			return
 		}
-		// Whatever parses must match without panicking and plan valid requests.
+		// Whatever parses must select without panicking and plan valid requests.
 		for _, ev := range []Event{
 			{Kind: KindRelease, ID: "x", Repository: "a/b", Tag: "v1.0.0", ReleaseAction: "published", CommitSHA: "c"},
 			{Kind: KindECRScan, ID: "y", Account: "123456789012", Repository: "w", Tags: []string{"v1", "x"}, Digest: "sha256:a"},
 		} {
-			for _, d := range Matched(tbl.Match(ev)) {
-				if !pipelineNameRE.MatchString(aws.ToString(d.Input.Name)) || !tokenRE.MatchString(aws.ToString(d.Input.ClientRequestToken)) {
-					t.Fatalf("planned an invalid request: %+v", d.Input)
-				}
-				for _, v := range d.Input.Variables {
-					if !variableNameRE.MatchString(aws.ToString(v.Name)) || aws.ToString(v.Value) == "" {
-						t.Fatalf("planned an invalid variable: %+v", v)
-					}
-				}
+			ps, _ := Plans(ev, Matched(tbl.Select(ev)))
+			for _, p := range ps {
+				checkPlan(t, p)
 			}
 		}
 	})
+}
+
+// FuzzSelect fuzzes events against the example table: every plan is a valid
+// request, tokens are valid and deterministic, and a matched route that cannot
+// be planned says why with a *PlanError.
+func FuzzSelect(f *testing.F) {
+	f.Add(uint8(0), "Acme/Web", "v2.4.0", "72d3162e-cc78-11e3-81ab-4c9367dc0958", "9fceb02", "published", false)
+	f.Add(uint8(1), "acme/web", "v3.0.0-rc.1\n", "d", "c", "", true)
+	f.Add(uint8(3), "acme/worker", "v1.2.3", "13cde686-328b-6117-af20-0e5566167482", "", "", false)
+	f.Add(uint8(4), "acme/worker", strings.Repeat("v", 1001), "e", "", "", false)
+	f.Fuzz(func(t *testing.T, kind uint8, repo, tag, id, commit, action string, pre bool) {
+		kinds := []string{KindRelease, KindTagPush, KindTagCreate, KindECRPush, KindECRScan}
+		ev := Event{Kind: kinds[int(kind)%len(kinds)], ID: id, Repository: repo, Tag: tag, CommitSHA: commit,
+			ReleaseAction: action, Prerelease: pre, Account: "123456789012", Region: "us-east-1", Digest: "sha256:abc",
+			Findings: map[string]int64{"LOW": 1}}
+		if ev.Kind == KindECRScan {
+			ev.Tags = []string{"x", tag}
+		}
+		tbl := fuzzTable
+		ds := Matched(tbl.Select(ev))
+		ps, err := Plans(ev, ds)
+		for _, p := range ps {
+			checkPlan(t, p)
+			if again := Token(with(ev, func(e *Event) { e.Tag = tagOf(ds, p.Route) }), p.Route.Name); again != aws.ToString(p.Input.ClientRequestToken) {
+				t.Fatalf("token not deterministic: %s then %s", aws.ToString(p.Input.ClientRequestToken), again)
+			}
+		}
+		var pe *PlanError
+		if err != nil && !errors.As(err, &pe) {
+			t.Fatalf("a plan failed without a *PlanError: %v", err)
+		}
+		if len(ps)+countPlanErrors(err) != len(ds) {
+			t.Fatalf("%d matched, %d planned, %v: a matched route was dropped", len(ds), len(ps), err)
+		}
+	})
+}
+
+var fuzzTable = func() *Table {
+	data, err := os.ReadFile("../../examples/routes.json")
+	if err != nil {
+		panic(err)
+	}
+	tbl, err := Parse(data)
+	if err != nil {
+		panic(err)
+	}
+	return tbl
+}()
+
+func tagOf(ds []Decision, r *Route) string {
+	for _, d := range ds {
+		if d.Route == r {
+			return d.Tag
+		}
+	}
+	return ""
+}
+
+func countPlanErrors(err error) int {
+	if err == nil {
+		return 0
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return len(j.Unwrap())
+	}
+	return 1
+}
+
+func checkPlan(t *testing.T, p Plan) {
+	t.Helper()
+	if names.Pipeline(aws.ToString(p.Input.Name)) != nil {
+		t.Fatalf("planned an invalid pipeline name: %+v", p.Input)
+	}
+	validToken(t, aws.ToString(p.Input.ClientRequestToken))
+	for _, v := range p.Input.Variables {
+		val := aws.ToString(v.Value)
+		if names.Variable(aws.ToString(v.Name)) != nil || val == "" || names.Len(val) > names.MaxVariableValue {
+			t.Fatalf("planned an invalid variable: %+v", v)
+		}
+		if _, at := names.ControlChar(val); at >= 0 {
+			t.Fatalf("planned a variable with a control character: %q", val)
+		}
+	}
 }

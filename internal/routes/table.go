@@ -1,7 +1,10 @@
 // Package routes is pipebridge's route table: which release events start which
-// pipelines, with which variables. The Lambdas, the CLI's explain command and the
-// CDK app all load and validate tables with this package, so a table the CDK app
-// accepts is one the Lambdas serve.
+// pipelines, with which variables. It is pure: it parses and validates tables
+// (Parse, New), selects the routes an event matches (Select) and plans their
+// StartPipelineExecution requests (Plan), and does no I/O. The Lambdas, the CLI's
+// explain command and the CDK app all use it, so a table the CDK app accepts is
+// one the Lambdas serve. Loading a table from the environment and sending the
+// requests is the Lambdas' edge code, in internal/dispatch.
 //
 // A table is JSON:
 //
@@ -26,9 +29,11 @@ import (
 	"path"
 	"regexp"
 	"slices"
-	"strings"
 
 	"github.com/Masterminds/semver/v3"
+
+	"github.com/pipebridge/pipebridge/internal/names"
+	"github.com/pipebridge/pipebridge/internal/severity"
 )
 
 // Table is a validated route table.
@@ -50,8 +55,8 @@ type Route struct {
 	// SourceAction, when set, gets a source revision override: the image digest
 	// (ECR events) or the commit SHA (GitHub events).
 	SourceAction string `json:"sourceAction,omitempty"`
-	// Variables are pipeline variables, each a Go template over the event (see
-	// TemplateData).
+	// Variables are pipeline variables, each a {{.Field}} template over the event
+	// (see TemplateData).
 	Variables map[string]string `json:"variables,omitempty"`
 
 	vars map[string]varTemplate
@@ -69,8 +74,13 @@ type ECRSource struct {
 	// MaxSeverity is, for scan events, the highest finding severity an image may
 	// have and still deploy: NONE, INFORMATIONAL, LOW, MEDIUM (the default) or HIGH.
 	MaxSeverity string `json:"maxSeverity,omitempty"`
+	// AllowUndefined lets findings of undefined severity (ECR's UNDEFINED,
+	// Inspector's UNTRIAGED, unrecognised names) deploy; by default they block.
+	AllowUndefined bool `json:"allowUndefined,omitempty"`
 	// Untagged routes pushes without a tag (by digest) too.
 	Untagged bool `json:"untagged,omitempty"`
+
+	policy severity.Policy
 }
 
 // GitHubSource routes webhook deliveries from one GitHub repository.
@@ -79,7 +89,8 @@ type GitHubSource struct {
 	Repository string `json:"repository"`
 	// Events: "release" (the default), "tag-push", "tag-create".
 	Events []string `json:"events,omitempty"`
-	// ReleaseActions: any of published (the default), created, released, prereleased.
+	// ReleaseActions: any of published, released, prereleased (the three are the
+	// default) and created.
 	ReleaseActions []string `json:"releaseActions,omitempty"`
 	// Prereleases: exclude (the default), include, or only.
 	Prereleases string `json:"prereleases,omitempty"`
@@ -103,66 +114,23 @@ type TagFilter struct {
 	constraint *semver.Constraints
 }
 
-// CodePipeline's API constraints (StartPipelineExecution). Lengths are checked
-// apart from the patterns: a counted repetition such as {1,100} compiles into a
-// program a hundred states long, which costs the Lambdas a millisecond of cold
-// start.
-var (
-	pipelineNameRE = limited(`^[A-Za-z0-9.@\-_]+$`, 1, 100)
-	actionNameRE   = limited(`^[A-Za-z0-9.@\-_]+$`, 1, 100)
-	variableNameRE = limited(`^[A-Za-z0-9@\-_]+$`, 1, 128)
-	tokenRE        = limited(`^[a-zA-Z0-9-]+$`, 1, 128)
-)
-
 // CodePipeline's limits on a StartPipelineExecution request.
 const (
-	MaxVariables        = 50
-	MaxVariableValueLen = 1000
-	MaxSourceRevisions  = 50
+	MaxVariables       = 50
+	MaxSourceRevisions = 50
 )
 
-var (
-	routeNameRE  = limited(`^[A-Za-z0-9._-]+$`, 1, 64)
-	ecrRepoRE    = limited(`^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$`, 2, 256)
-	accountRE    = limited(`^[0-9]+$`, 12, 12)
-	regionRE     = limited(`^[a-z]+(-[a-z]+)+-[0-9]+$`, 1, 32)
-	githubRepoRE = limited(`^[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+$`, 3, 140)
-)
+// routeNameRE is the route table's own rule (names appear in logs and tokens).
+var routeNameRE = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
 
-// pattern is a regular expression with a length range.
-type pattern struct {
-	re       *regexp.Regexp
-	min, max int
-}
-
-func limited(expr string, min, max int) pattern {
-	return pattern{regexp.MustCompile(expr), min, max}
-}
-
-func (p pattern) MatchString(s string) bool {
-	return len(s) >= p.min && len(s) <= p.max && p.re.MatchString(s)
-}
-
-var severityOrder = []string{"NONE", "INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL"}
-
-// Parse decodes and validates a route table.
-func Parse(data []byte) (*Table, error) {
-	var raw struct {
-		Routes []json.RawMessage `json:"routes"`
-	}
-	if err := decodeStrict(data, &raw); err != nil {
-		return nil, fmt.Errorf("route table: %w", err)
-	}
-	if len(raw.Routes) == 0 {
-		return nil, errors.New("route table: no routes: add at least one to \"routes\"")
-	}
+// New validates typed routes into a table, filling in defaults: the CDK app
+// builds its tables this way and marshals them once. Parse does the same for
+// JSON.
+func New(routes []Route) (*Table, error) {
 	t := &Table{}
 	names := map[string]int{}
-	for i, rr := range raw.Routes {
-		var r Route
-		if err := decodeStrict(rr, &r); err != nil {
-			return nil, fmt.Errorf("route table: routes[%d]: %w", i, err)
-		}
+	for i := range routes {
+		r := routes[i]
 		if err := r.validate(); err != nil {
 			label := fmt.Sprintf("routes[%d]", i)
 			if r.Name != "" {
@@ -176,7 +144,27 @@ func Parse(data []byte) (*Table, error) {
 		names[r.Name] = i
 		t.Routes = append(t.Routes, &r)
 	}
+	if len(t.Routes) == 0 {
+		return nil, errors.New("route table: no routes: add at least one to \"routes\"")
+	}
 	return t, nil
+}
+
+// Parse decodes and validates a route table.
+func Parse(data []byte) (*Table, error) {
+	var raw struct {
+		Routes []json.RawMessage `json:"routes"`
+	}
+	if err := decodeStrict(data, &raw); err != nil {
+		return nil, fmt.Errorf("route table: %w", err)
+	}
+	rs := make([]Route, len(raw.Routes))
+	for i, rr := range raw.Routes {
+		if err := decodeStrict(rr, &rs[i]); err != nil {
+			return nil, fmt.Errorf("route table: routes[%d]: %w", i, err)
+		}
+	}
+	return New(rs)
 }
 
 func decodeStrict(data []byte, v any) error {
@@ -195,16 +183,20 @@ func (r *Route) validate() error {
 	switch {
 	case r.Name == "":
 		return errors.New("name: required")
-	case !routeNameRE.MatchString(r.Name):
+	case len(r.Name) > 64 || !routeNameRE.MatchString(r.Name):
 		return fmt.Errorf("name %q: use 1-64 letters, digits, '.', '_' or '-'", r.Name)
 	case r.Pipeline == "":
 		return errors.New("pipeline: required: the name of the pipeline to start")
-	case !pipelineNameRE.MatchString(r.Pipeline):
-		return fmt.Errorf("pipeline %q: CodePipeline names are 1-100 letters, digits, '.', '@', '-' or '_'", r.Pipeline)
-	case r.SourceAction != "" && !actionNameRE.MatchString(r.SourceAction):
-		return fmt.Errorf("sourceAction %q: CodePipeline action names are 1-100 letters, digits, '.', '@', '-' or '_'", r.SourceAction)
 	case (r.ECR == nil) == (r.GitHub == nil):
 		return errors.New("give exactly one of \"ecr\" and \"github\" as the event source")
+	}
+	if err := names.Pipeline(r.Pipeline); err != nil {
+		return fmt.Errorf("pipeline %w", err)
+	}
+	if r.SourceAction != "" {
+		if err := names.Action(r.SourceAction); err != nil {
+			return fmt.Errorf("sourceAction %w", err)
+		}
 	}
 	if r.ECR != nil {
 		if err := r.ECR.validate(); err != nil {
@@ -217,7 +209,7 @@ func (r *Route) validate() error {
 		}
 	}
 	if r.Tags != nil {
-		if err := r.Tags.validate(); err != nil {
+		if err := r.Tags.Validate(); err != nil {
 			return fmt.Errorf("tags.%w", err)
 		}
 	}
@@ -226,8 +218,11 @@ func (r *Route) validate() error {
 	}
 	r.vars = map[string]varTemplate{}
 	for name, text := range r.Variables {
-		if !variableNameRE.MatchString(name) {
-			return fmt.Errorf("variables: name %q: CodePipeline variable names are 1-128 letters, digits, '@', '-' or '_'", name)
+		if err := names.Variable(name); err != nil {
+			return fmt.Errorf("variables: name %w", err)
+		}
+		if c, at := names.ControlChar(text); at >= 0 {
+			return fmt.Errorf("variables.%s: control character %U at character %d: pipeline variables never carry control characters", name, c, at)
 		}
 		tmpl, err := parseVarTemplate(text)
 		if err != nil {
@@ -242,14 +237,19 @@ func (s *ECRSource) validate() error {
 	switch {
 	case s.Repository == "":
 		return errors.New("repository: required")
-	case !ecrRepoRE.MatchString(s.Repository):
-		return fmt.Errorf("repository %q: not a valid ECR repository name", s.Repository)
 	case s.Account == "":
 		return errors.New("account: required: the 12-digit account whose registry the events must come from")
-	case !accountRE.MatchString(s.Account):
-		return fmt.Errorf("account %q: want a 12-digit AWS account id", s.Account)
-	case s.Region != "" && !regionRE.MatchString(s.Region):
-		return fmt.Errorf("region %q: not an AWS region name", s.Region)
+	}
+	if err := names.ECRRepository(s.Repository); err != nil {
+		return fmt.Errorf("repository %w", err)
+	}
+	if err := names.Account(s.Account); err != nil {
+		return fmt.Errorf("account %w", err)
+	}
+	if s.Region != "" {
+		if err := names.Region(s.Region); err != nil {
+			return fmt.Errorf("region %w", err)
+		}
 	}
 	if len(s.Events) == 0 {
 		s.Events = []string{"push"}
@@ -262,19 +262,31 @@ func (s *ECRSource) validate() error {
 	if s.MaxSeverity == "" {
 		s.MaxSeverity = "MEDIUM"
 	}
-	s.MaxSeverity = strings.ToUpper(s.MaxSeverity)
-	if !slices.Contains(severityOrder[:len(severityOrder)-1], s.MaxSeverity) {
+	l, err := severity.ParseKnown(s.MaxSeverity)
+	if err != nil || l == severity.Critical {
 		return fmt.Errorf("maxSeverity %q: want NONE, INFORMATIONAL, LOW, MEDIUM or HIGH", s.MaxSeverity)
 	}
+	s.MaxSeverity = l.String()
+	s.policy = severity.Policy{Max: l, AllowUndefined: s.AllowUndefined}
 	return nil
 }
 
+// ReleaseActions are the release actions a route may take. GitHub sends several
+// for one release (README: "Release actions"); the idempotency token, which
+// leaves the action out, makes them start one execution.
+var ReleaseActions = []string{"published", "released", "prereleased", "created"}
+
+// DefaultReleaseActions deploy every published release exactly once: a release
+// published directly sends published and released (or prereleased); a
+// pre-release promoted to a release sends only released (and edited).
+var DefaultReleaseActions = []string{"published", "released", "prereleased"}
+
 func (s *GitHubSource) validate() error {
-	switch {
-	case s.Repository == "":
+	if s.Repository == "" {
 		return errors.New("repository: required: owner/name")
-	case !githubRepoRE.MatchString(s.Repository):
-		return fmt.Errorf("repository %q: want owner/name", s.Repository)
+	}
+	if err := names.GitHubRepository(s.Repository); err != nil {
+		return fmt.Errorf("repository %w", err)
 	}
 	if len(s.Events) == 0 {
 		s.Events = []string{"release"}
@@ -285,13 +297,11 @@ func (s *GitHubSource) validate() error {
 		}
 	}
 	if len(s.ReleaseActions) == 0 {
-		s.ReleaseActions = []string{"published"}
+		s.ReleaseActions = slices.Clone(DefaultReleaseActions)
 	}
 	for _, a := range s.ReleaseActions {
-		switch a {
-		case "published", "created", "released", "prereleased":
-		default:
-			return fmt.Errorf("releaseActions: %q: want published, created, released or prereleased (edits and deletions never deploy)", a)
+		if !slices.Contains(ReleaseActions, a) {
+			return fmt.Errorf("releaseActions: %q: want published, released, prereleased or created (edits and deletions never deploy)", a)
 		}
 	}
 	switch s.Prereleases {
@@ -304,11 +314,16 @@ func (s *GitHubSource) validate() error {
 	return nil
 }
 
-func (f *TagFilter) validate() error {
+// Validate checks the filter and compiles it. The CDK config checks a trigger's
+// filter with it, so both accept exactly the same filters.
+func (f *TagFilter) Validate() error {
 	n := 0
 	for _, s := range []string{f.Glob, f.Regex, f.Semver} {
 		if s != "" {
 			n++
+		}
+		if c, at := names.ControlChar(s); at >= 0 {
+			return fmt.Errorf("control character %U at character %d in %q: tags never carry control characters", c, at, s)
 		}
 	}
 	if n != 1 {

@@ -1,4 +1,4 @@
-package routes
+package dispatch
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"github.com/pipebridge/pipebridge/internal/routes"
 )
 
 // Environment variables a Lambda reads its table from: the JSON itself, or the
@@ -24,13 +26,13 @@ type ParameterGetter interface {
 
 // Load reads and validates the table named by the environment. newSSM is called
 // only when the table lives in SSM.
-func Load(ctx context.Context, getenv func(string) string, newSSM func() ParameterGetter) (*Table, error) {
+func Load(ctx context.Context, getenv func(string) string, newSSM func() ParameterGetter) (*routes.Table, error) {
 	inline, param := getenv(EnvRoutes), getenv(EnvRoutesParameter)
 	switch {
 	case inline != "" && param != "":
 		return nil, fmt.Errorf("both %s and %s are set: set one", EnvRoutes, EnvRoutesParameter)
 	case inline != "":
-		t, err := Parse([]byte(inline))
+		t, err := routes.Parse([]byte(inline))
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", EnvRoutes, err)
 		}
@@ -43,7 +45,7 @@ func Load(ctx context.Context, getenv func(string) string, newSSM func() Paramet
 		if out.Parameter == nil || out.Parameter.Value == nil {
 			return nil, fmt.Errorf("SSM parameter %s has no value", param)
 		}
-		t, err := Parse([]byte(*out.Parameter.Value))
+		t, err := routes.Parse([]byte(*out.Parameter.Value))
 		if err != nil {
 			return nil, fmt.Errorf("SSM parameter %s: %w", param, err)
 		}
