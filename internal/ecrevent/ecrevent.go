@@ -1,4 +1,7 @@
-// Package ecrevent turns Amazon ECR's EventBridge events into route events.
+// Package ecrevent turns Amazon ECR's EventBridge events into route events: ECR's
+// own "ECR Image Action" (push) and "ECR Image Scan" (basic scanning), and Amazon
+// Inspector's "Inspector2 Scan" (enhanced scanning, where ECR sends no scan
+// event of its own).
 package ecrevent
 
 import (
@@ -29,16 +32,29 @@ type envelope struct {
 	Detail     json.RawMessage `json:"detail"`
 }
 
-// Parse reads an "ECR Image Action" or "ECR Image Scan" event. It returns an error
-// wrapping ErrIgnored for events that never deploy (deletions, failures, storage
-// class changes, other event types) and ErrMalformed for missing fields.
+// scanDetail is the detail of ECR's "ECR Image Scan" and Inspector's
+// "Inspector2 Scan" events. The counts are read as a map so that every severity
+// the event names (UNDEFINED, Inspector's UNTRIAGED and TOTAL, any new one)
+// reaches the severity policy, which fails closed on what it does not know.
+type scanDetail struct {
+	ScanStatus     string           `json:"scan-status"`
+	RepositoryName string           `json:"repository-name"`
+	ImageDigest    string           `json:"image-digest"`
+	ImageTags      []string         `json:"image-tags"`
+	Counts         map[string]int64 `json:"finding-severity-counts"`
+}
+
+// Parse reads an "ECR Image Action", "ECR Image Scan" or "Inspector2 Scan" event.
+// It returns an error wrapping ErrIgnored for events that never deploy
+// (deletions, failures, storage class changes, other event types) and
+// ErrMalformed for missing fields.
 func Parse(data []byte) (routes.Event, error) {
 	var env envelope
 	if err := json.Unmarshal(data, &env); err != nil {
 		return routes.Event{}, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
-	if env.Source != "aws.ecr" {
-		return routes.Event{}, fmt.Errorf("%w: source %q is not aws.ecr", ErrIgnored, env.Source)
+	if env.Source != "aws.ecr" && env.Source != "aws.inspector2" {
+		return routes.Event{ID: env.ID}, fmt.Errorf("%w: source %q is not aws.ecr or aws.inspector2", ErrIgnored, env.Source)
 	}
 	var missing []string
 	for field, v := range map[string]string{"id": env.ID, "account": env.Account, "region": env.Region} {
@@ -56,6 +72,9 @@ func Parse(data []byte) (routes.Event, error) {
 	ev := routes.Event{ID: env.ID, Account: env.Account, Region: env.Region}
 	switch env.DetailType {
 	case "ECR Image Action":
+		if env.Source != "aws.ecr" {
+			return ev, fmt.Errorf("%w: %s from %s", ErrIgnored, env.DetailType, env.Source)
+		}
 		var d events.ECRImageActionEventDetailType
 		if err := json.Unmarshal(env.Detail, &d); err != nil {
 			return ev, fmt.Errorf("%w: detail: %v", ErrMalformed, err)
@@ -71,27 +90,57 @@ func Parse(data []byte) (routes.Event, error) {
 		}
 		ev.Kind = routes.KindECRPush
 		ev.Repository, ev.Digest, ev.Tag = d.RepositoryName, d.ImageDigest, d.ImageTag
-	case "ECR Image Scan":
-		var d events.ECRScanEventDetailType
+	case "ECR Image Scan", "Inspector2 Scan":
+		var d scanDetail
 		if err := json.Unmarshal(env.Detail, &d); err != nil {
 			return ev, fmt.Errorf("%w: detail: %v", ErrMalformed, err)
 		}
-		if d.ScanStatus != "COMPLETE" {
-			return ev, fmt.Errorf("%w: scan-status %s", ErrIgnored, orNone(d.ScanStatus))
+		// ECR's basic scan completes as COMPLETE; Inspector's first scan of an
+		// image as INITIAL_SCAN_COMPLETE. Anything else (FAILED, an unsupported
+		// image) never deploys.
+		if want := map[string]string{"aws.ecr": "COMPLETE", "aws.inspector2": "INITIAL_SCAN_COMPLETE"}[env.Source]; d.ScanStatus != want {
+			return ev, fmt.Errorf("%w: scan-status %s (only %s deploys)", ErrIgnored, orNone(d.ScanStatus), want)
 		}
 		if d.RepositoryName == "" || d.ImageDigest == "" {
 			return ev, fmt.Errorf("%w: detail needs repository-name and image-digest", ErrMalformed)
 		}
+		ev.Repository = d.RepositoryName
+		if env.Source == "aws.inspector2" {
+			// Inspector names the repository by ARN: its account and region are
+			// the registry's.
+			a, err := parseRepositoryARN(d.RepositoryName)
+			if err != nil {
+				return ev, fmt.Errorf("%w: detail.repository-name: %v", ErrMalformed, err)
+			}
+			ev.Account, ev.Region, ev.Repository = a.account, a.region, a.name
+		}
 		ev.Kind = routes.KindECRScan
-		ev.Repository, ev.Digest = d.RepositoryName, d.ImageDigest
+		ev.Digest = d.ImageDigest
 		ev.Tags = d.ImageTags
-		c := d.FindingSeverityCounts
-		ev.Findings = map[string]int64{"CRITICAL": c.Critical, "HIGH": c.High, "MEDIUM": c.Medium, "LOW": c.Low, "INFORMATIONAL": c.Informational}
+		ev.Findings = d.Counts
+		if ev.Findings == nil {
+			ev.Findings = map[string]int64{}
+		}
 	default:
 		return ev, fmt.Errorf("%w: detail-type %q", ErrIgnored, env.DetailType)
 	}
 	ev.ImageURI = fmt.Sprintf("%s.dkr.ecr.%s.%s/%s@%s", ev.Account, ev.Region, dnsSuffix(ev.Region), ev.Repository, ev.Digest)
 	return ev, nil
+}
+
+type repositoryARN struct{ account, region, name string }
+
+// parseRepositoryARN reads arn:PARTITION:ecr:REGION:ACCOUNT:repository/NAME.
+func parseRepositoryARN(s string) (repositoryARN, error) {
+	parts := strings.SplitN(s, ":", 6)
+	if len(parts) != 6 || parts[0] != "arn" || parts[2] != "ecr" || !strings.HasPrefix(parts[5], "repository/") {
+		return repositoryARN{}, fmt.Errorf("%q is not an ECR repository ARN", s)
+	}
+	a := repositoryARN{region: parts[3], account: parts[4], name: strings.TrimPrefix(parts[5], "repository/")}
+	if a.region == "" || a.account == "" || a.name == "" {
+		return repositoryARN{}, fmt.Errorf("%q is not an ECR repository ARN", s)
+	}
+	return a, nil
 }
 
 func dnsSuffix(region string) string {

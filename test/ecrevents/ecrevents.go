@@ -11,7 +11,7 @@ import (
 	"github.com/pipebridge/pipebridge/test/lambdaruntime"
 )
 
-// Load returns the event in file (push.json, scan.json) with top-level and detail
+// Load returns the event in file (push.json, scan.json, inspector-scan.json) with top-level and detail
 // fields set to the given values; a nil value removes the field.
 func Load(t testing.TB, file string, top, detail map[string]any) []byte {
 	t.Helper()
