@@ -45,3 +45,11 @@ func Endpoint(getenv func(string) string, serviceID string) *string {
 	}
 	return nil
 }
+
+// SetEndpoint sets *dst to AWS_ENDPOINT_URL_<SERVICE> when that is set, for a
+// client's BaseEndpoint option.
+func SetEndpoint(getenv func(string) string, dst **string, serviceID string) {
+	if e := Endpoint(getenv, serviceID); e != nil {
+		*dst = e
+	}
+}

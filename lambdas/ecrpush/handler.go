@@ -6,30 +6,38 @@ import (
 	"errors"
 	"log/slog"
 
+	"github.com/pipebridge/pipebridge/internal/dispatch"
 	"github.com/pipebridge/pipebridge/internal/ecrevent"
 	"github.com/pipebridge/pipebridge/internal/routes"
 )
 
-// handler turns ECR EventBridge events into pipeline executions.
+// handler turns ECR and Inspector EventBridge events into pipeline executions.
 type handler struct {
 	routes    *routes.Table
-	pipelines routes.Starter
+	pipelines dispatch.Starter
 	log       *slog.Logger
 }
 
-// Handle returns nil for events that start nothing, and an error when an event is
-// malformed or CodePipeline fails, so that Lambda retries it and then hands it to
-// the function's failure destination: nothing is dropped silently.
+// Handle reads top to bottom: parse, select routes, plan and start. It returns
+// nil for events that start nothing, and an error when an event is malformed,
+// a matched route cannot become a valid request, or CodePipeline fails, so that
+// Lambda retries it and then hands it to the function's dead-letter queue:
+// nothing is dropped silently.
 func (h *handler) Handle(ctx context.Context, raw json.RawMessage) error {
 	ev, err := ecrevent.Parse(raw)
+	var ds []routes.Decision
 	switch {
 	case errors.Is(err, ecrevent.ErrIgnored):
-		h.log.InfoContext(ctx, "ignored", "reason", err.Error(), "eventId", ev.ID)
-		return nil
 	case err != nil:
 		h.log.ErrorContext(ctx, "malformed event", "error", err.Error(), "eventId", ev.ID)
 		return err
+	default:
+		ds = h.routes.Select(ev)
+		if matched := routes.Matched(ds); len(matched) > 0 {
+			return dispatch.Run(ctx, h.pipelines, h.log, ev, matched).Err()
+		}
+		err = errors.New("no route matched")
 	}
-	_, err = routes.Start(ctx, h.pipelines, h.log, ev, h.routes.Match(ev))
-	return err
+	dispatch.LogIgnored(ctx, h.log, ev, err.Error(), ds)
+	return nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"strings"
@@ -107,7 +108,19 @@ func TestIgnored(t *testing.T) {
 		}, "repository api is not this route's"},
 		{"scan with HIGH findings", func(t *testing.T) []byte {
 			return ecrevents.Load(t, "scan.json", nil, map[string]any{"finding-severity-counts": map[string]int{"HIGH": 1}})
-		}, "scan found HIGH findings"},
+		}, "scan found HIGH: 1; route allows at most MEDIUM"},
+		{"scan with only UNDEFINED findings", func(t *testing.T) []byte {
+			return ecrevents.Load(t, "scan.json", nil, map[string]any{"finding-severity-counts": map[string]int{"UNDEFINED": 3}})
+		}, "scan found UNDEFINED: 3"},
+		{"Inspector scan of an unrouted repository", func(t *testing.T) []byte {
+			return ecrevents.Load(t, "inspector-scan.json", nil, nil)
+		}, "repository amazon/amazon-ecs-sample is not this route's (web)"},
+		{"Inspector scan in another account", func(t *testing.T) []byte {
+			return ecrevents.Load(t, "inspector-scan.json", nil, map[string]any{"repository-name": "arn:aws:ecr:us-west-2:999999999999:repository/web"})
+		}, "event is from account 999999999999"},
+		{"Inspector scan failed", func(t *testing.T) []byte {
+			return ecrevents.Load(t, "inspector-scan.json", nil, map[string]any{"scan-status": "FAILED"})
+		}, "scan-status FAILED"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -134,6 +147,75 @@ func TestScanClean(t *testing.T) {
 	ex := e.stub.Executions()
 	if len(ex) != 1 || ex[0].Request.Name != "web-prod" {
 		t.Fatalf("executions = %+v, want web-prod", ex)
+	}
+}
+
+// With enhanced scanning, Inspector's event for a routed repository starts the
+// scan route like ECR's own scan event (AWS's sample, pointed at the route's
+// repository, with its counts within the route's limit).
+func TestInspectorScan(t *testing.T) {
+	e := newEnv(t)
+	ev := ecrevents.Load(t, "inspector-scan.json", nil, map[string]any{
+		"repository-name":         "arn:aws:ecr:us-west-2:123456789012:repository/web",
+		"image-tags":              []string{"latest", "v2.1.0"},
+		"finding-severity-counts": map[string]int{"MEDIUM": 2, "TOTAL": 2},
+	})
+	if err := e.h.Handle(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	ex := e.stub.Executions()
+	if len(ex) != 1 || ex[0].Request.Name != "web-prod" {
+		t.Fatalf("executions = %+v, want web-prod; logs:\n%s", ex, e.logs)
+	}
+	// The same scan with findings TOTAL does not account for: unknown severity, blocked.
+	e = newEnv(t)
+	ev = ecrevents.Load(t, "inspector-scan.json", nil, map[string]any{
+		"repository-name":         "arn:aws:ecr:us-west-2:123456789012:repository/web",
+		"image-tags":              []string{"v2.1.0"},
+		"finding-severity-counts": map[string]int{"MEDIUM": 2, "TOTAL": 5},
+	})
+	if err := e.h.Handle(context.Background(), ev); err != nil || len(e.stub.Requests()) != 0 {
+		t.Fatalf("err %v, %d requests; want nothing started", err, len(e.stub.Requests()))
+	}
+	if !strings.Contains(e.logs.String(), "UNDEFINED: 3") {
+		t.Errorf("the log does not say why:\n%s", e.logs)
+	}
+}
+
+// A matched event that cannot become a valid request returns an error (so it
+// reaches the dead-letter queue) and logs at error level naming the route, the
+// field and the value's length.
+func TestRefusedIsAnError(t *testing.T) {
+	for _, tt := range []struct {
+		name, tag, field string
+		length           int
+		audit            bool // web-audit, which has no variables, still starts
+	}{
+		{"tag too long for a variable", "v" + strings.Repeat("1", 1000), "variables.IMAGE_TAG", 1001, true},
+		{"newline in the tag", "v1\n", "tag", 3, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			err := e.h.Handle(context.Background(), ecrevents.Load(t, "push.json", nil, map[string]any{"image-tag": tt.tag}))
+			var pe *routes.PlanError
+			if !errors.As(err, &pe) || pe.Route != "web-dev" || pe.Field != tt.field {
+				t.Fatalf("Handle: %v, want a PlanError for web-dev %s", err, tt.field)
+			}
+			var refused map[string]any
+			for _, line := range strings.Split(strings.TrimSpace(e.logs.String()), "\n") {
+				var rec map[string]any
+				json.Unmarshal([]byte(line), &rec)
+				if rec["msg"] == "refused" && rec["route"] == "web-dev" {
+					refused = rec
+				}
+			}
+			if refused == nil || refused["level"] != "ERROR" || refused["route"] != "web-dev" || refused["field"] != tt.field || refused["length"] != float64(tt.length) {
+				t.Errorf("want an ERROR refused line naming route, field and length %d:\n%s", tt.length, e.logs)
+			}
+			if ex := e.stub.Executions(); tt.audit && (len(ex) != 1 || ex[0].Request.Name != "web-audit") || !tt.audit && len(ex) != 0 {
+				t.Errorf("executions %+v; web-audit started: want %v", ex, tt.audit)
+			}
+		})
 	}
 }
 
@@ -166,14 +248,15 @@ func TestErrorsAreReturnedForRetry(t *testing.T) {
 }
 
 func FuzzHandle(f *testing.F) {
-	for _, name := range []string{"push.json", "scan.json"} {
+	for _, name := range []string{"push.json", "scan.json", "inspector-scan.json"} {
 		f.Add(ecrevents.Load(f, name, nil, nil))
 	}
 	f.Add([]byte(`{"source":"aws.ecr","id":"1","account":"123456789012","region":"us-west-2","detail-type":"ECR Image Action","detail":{}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		e := newEnv(t)
 		err := e.h.Handle(context.Background(), data)
-		if err != nil && !errors.Is(err, ecrevent.ErrMalformed) {
+		var pe *routes.PlanError
+		if err != nil && !errors.Is(err, ecrevent.ErrMalformed) && !errors.As(err, &pe) {
 			t.Fatalf("unexpected error: %v", err)
 		}
 		if rej := e.stub.Rejected(); len(rej) > 0 {

@@ -1,6 +1,7 @@
 // Ecrpush is the Lambda that starts pipelines when images are pushed to, or
-// scanned in, Amazon ECR. EventBridge delivers "ECR Image Action" and "ECR Image
-// Scan" events; the route table (PIPEBRIDGE_ROUTES, or the SSM parameter named by
+// scanned in, Amazon ECR. EventBridge delivers ECR's "ECR Image Action" and "ECR
+// Image Scan" events and Amazon Inspector's "Inspector2 Scan" events; the route
+// table (PIPEBRIDGE_ROUTES, or the SSM parameter named by
 // PIPEBRIDGE_ROUTES_PARAMETER) says which pipelines each one starts.
 package main
 
@@ -14,8 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/codepipeline"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
+	"github.com/pipebridge/pipebridge/internal/dispatch"
 	"github.com/pipebridge/pipebridge/internal/lambdaenv"
-	"github.com/pipebridge/pipebridge/internal/routes"
 )
 
 func main() {
@@ -23,28 +24,31 @@ func main() {
 	// without its date prefix that line is JSON like every other line.
 	stdlog.SetFlags(0)
 	log := lambdacontext.NewLogger()
-	ctx := context.Background()
-	cfg, err := lambdaenv.Config(os.Getenv)
+	h, err := setup(context.Background(), os.Getenv)
 	if err != nil {
 		log.Error("refusing to start", "error", err.Error())
 		os.Exit(1)
 	}
-	table, err := routes.Load(ctx, os.Getenv, func() routes.ParameterGetter {
-		return ssm.NewFromConfig(cfg, func(o *ssm.Options) { setEndpoint(&o.BaseEndpoint, "SSM") })
-	})
-	if err != nil {
-		log.Error("refusing to start", "error", err.Error())
-		os.Exit(1)
-	}
-	log.Info("ready", "routes", len(table.Routes))
-	pipelines := codepipeline.NewFromConfig(cfg, func(o *codepipeline.Options) { setEndpoint(&o.BaseEndpoint, "CodePipeline") })
-	h := &handler{routes: table, pipelines: pipelines, log: log}
+	h.log = log
+	log.Info("ready", "routes", len(h.routes.Routes))
 	lambda.Start(h.Handle)
 }
 
-// setEndpoint applies AWS_ENDPOINT_URL_<SERVICE> when it is set.
-func setEndpoint(dst **string, serviceID string) {
-	if e := lambdaenv.Endpoint(os.Getenv, serviceID); e != nil {
-		*dst = e
+// setup builds the handler's clients once, at cold start, and refuses a bad
+// route table.
+func setup(ctx context.Context, getenv func(string) string) (*handler, error) {
+	cfg, err := lambdaenv.Config(getenv)
+	if err != nil {
+		return nil, err
 	}
+	table, err := dispatch.Load(ctx, getenv, func() dispatch.ParameterGetter {
+		return ssm.NewFromConfig(cfg, func(o *ssm.Options) { lambdaenv.SetEndpoint(getenv, &o.BaseEndpoint, "SSM") })
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &handler{
+		routes:    table,
+		pipelines: codepipeline.NewFromConfig(cfg, func(o *codepipeline.Options) { lambdaenv.SetEndpoint(getenv, &o.BaseEndpoint, "CodePipeline") }),
+	}, nil
 }

@@ -1,21 +1,24 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/google/go-github/v90/github"
 
+	"github.com/pipebridge/pipebridge/internal/dispatch"
 	"github.com/pipebridge/pipebridge/internal/ghevent"
+	"github.com/pipebridge/pipebridge/internal/names"
 	"github.com/pipebridge/pipebridge/internal/routes"
 )
 
@@ -29,7 +32,7 @@ const budget = 8 * time.Second
 
 type handler struct {
 	routes    *routes.Table
-	pipelines routes.Starter
+	pipelines dispatch.Starter
 	secret    *secret
 	// commit finds a tag's commit when the payload does not carry it.
 	commit func(ctx context.Context, repository, tag string) (string, error)
@@ -44,7 +47,9 @@ func reply(status int, body any) response {
 }
 
 // Handle serves a Lambda Function URL request; API Gateway HTTP API (payload
-// version 2.0) requests have the same shape and are served too.
+// version 2.0) requests have the same shape and are served too. It reads top to
+// bottom, each step once: check the size, authenticate, decode, parse, select
+// routes, resolve the commit (only when a route matched), plan and start, answer.
 func (h *handler) Handle(ctx context.Context, req events.LambdaFunctionURLRequest) (response, error) {
 	ctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
@@ -54,76 +59,105 @@ func (h *handler) Handle(ctx context.Context, req events.LambdaFunctionURLReques
 	}
 	delivery := headers["x-github-delivery"]
 	log := h.log.With("delivery", delivery, "githubEvent", headers["x-github-event"])
+	reject := func(status int, reason, answer string) (response, error) {
+		log.WarnContext(ctx, "rejected", "reason", reason, "status", status)
+		return reply(status, map[string]string{"error": answer}), nil
+	}
 
+	// Size.
 	if len(req.Body) > base64.StdEncoding.EncodedLen(maxBody) {
-		log.WarnContext(ctx, "rejected", "reason", "body over the size limit", "bytes", len(req.Body))
-		return reply(http.StatusRequestEntityTooLarge, map[string]string{"error": "payload too large"}), nil
+		return reject(http.StatusRequestEntityTooLarge, fmt.Sprintf("body over the size limit (%d bytes)", len(req.Body)), "payload too large")
 	}
 	body := []byte(req.Body)
 	if req.IsBase64Encoded {
 		var err error
 		if body, err = base64.StdEncoding.DecodeString(req.Body); err != nil {
-			log.WarnContext(ctx, "rejected", "reason", "body is not valid base64")
-			return reply(http.StatusBadRequest, map[string]string{"error": "body is not valid base64"}), nil
+			return reject(http.StatusBadRequest, "body is not valid base64", "body is not valid base64")
 		}
 	}
 	if len(body) > maxBody {
-		log.WarnContext(ctx, "rejected", "reason", "body over the size limit", "bytes", len(body))
-		return reply(http.StatusRequestEntityTooLarge, map[string]string{"error": "payload too large"}), nil
+		return reject(http.StatusRequestEntityTooLarge, fmt.Sprintf("body over the size limit (%d bytes)", len(body)), "payload too large")
 	}
 
-	// Authenticate before reading anything else. The response never says why a
-	// signature failed; the log does.
+	// Authenticate, once, before reading anything else. The answer never says
+	// why a signature failed; the log does.
 	if reason, err := h.verify(ctx, headers["x-hub-signature-256"], body); err != nil {
 		log.ErrorContext(ctx, "secret unavailable", "error", err.Error())
 		return reply(http.StatusBadGateway, map[string]string{"error": "cannot verify the signature now; redeliver later"}), nil
 	} else if reason != "" {
-		log.WarnContext(ctx, "rejected", "reason", reason)
-		return reply(http.StatusUnauthorized, map[string]string{"error": "unauthorized"}), nil
-	}
-
-	mediaType, _, _ := mime.ParseMediaType(headers["content-type"])
-	payload, err := github.ValidatePayloadFromBody(mediaType, bytes.NewReader(body), headers["x-hub-signature-256"], h.secret.get())
-	if err != nil {
-		log.WarnContext(ctx, "rejected", "reason", err.Error())
-		return reply(http.StatusBadRequest, map[string]string{"error": "unsupported content type: configure the webhook with application/json or application/x-www-form-urlencoded"}), nil
+		return reject(http.StatusUnauthorized, reason, "unauthorized")
 	}
 	if delivery == "" {
-		log.WarnContext(ctx, "rejected", "reason", "no X-GitHub-Delivery header")
-		return reply(http.StatusBadRequest, map[string]string{"error": "missing X-GitHub-Delivery header"}), nil
+		return reject(http.StatusBadRequest, "no X-GitHub-Delivery header", "missing X-GitHub-Delivery header")
 	}
 
+	// Decode and parse.
+	payload, err := decodePayload(headers["content-type"], body)
+	if err != nil {
+		return reject(http.StatusBadRequest, err.Error(), err.Error())
+	}
 	ev, err := ghevent.Parse(headers["x-github-event"], delivery, payload)
+	var ds []routes.Decision
 	switch {
 	case errors.Is(err, ghevent.ErrPing):
 		log.InfoContext(ctx, "ping")
 		return reply(http.StatusOK, map[string]string{"ok": "pong"}), nil
 	case errors.Is(err, ghevent.ErrIgnored):
-		log.InfoContext(ctx, "ignored", "reason", err.Error())
-		return reply(http.StatusOK, map[string]string{"ignored": err.Error()}), nil
 	case err != nil:
-		log.WarnContext(ctx, "rejected", "reason", err.Error())
-		return reply(http.StatusBadRequest, map[string]string{"error": err.Error()}), nil
+		return reject(http.StatusBadRequest, err.Error(), err.Error())
+	default:
+		// Select routes; only a matched event costs a GitHub API call.
+		ds = h.routes.Select(ev)
+		if matched := routes.Matched(ds); len(matched) > 0 {
+			return h.start(ctx, log, ev, matched)
+		}
+		err = fmt.Errorf("no route matched %s %s %s", ev.Kind, ev.Repository, ev.Tag)
 	}
+	dispatch.LogIgnored(ctx, log, ev, err.Error(), ds)
+	return reply(http.StatusOK, map[string]string{"ignored": err.Error()}), nil
+}
 
-	if !h.routes.Any(ev) {
-		routes.LogIgnored(ctx, log, ev, h.routes.Match(ev))
-		return reply(http.StatusOK, map[string]string{"ignored": "no route matched " + ev.Kind + " " + ev.Repository + " " + ev.Tag}), nil
-	}
-	if ev.CommitSHA == "" {
-		if ev.CommitSHA, err = h.commit(ctx, ev.Repository, ev.Tag); err != nil {
+// start resolves the commit when the payload lacks it, then plans and starts the
+// matched routes and answers: 202 when all started, 502 when CodePipeline or
+// GitHub failed (GitHub shows a failed delivery, to redeliver), 422 when a
+// matched route cannot become a valid request (redelivering will not help).
+func (h *handler) start(ctx context.Context, log *slog.Logger, ev routes.Event, matched []routes.Decision) (response, error) {
+	// A tag with a control character is refused by the plan below; no tag lookup
+	// is worth making for it (and git itself never makes such a tag).
+	if _, bad := names.ControlChar(ev.Tag); ev.CommitSHA == "" && bad < 0 {
+		sha, err := h.commit(ctx, ev.Repository, ev.Tag)
+		if err != nil {
 			log.ErrorContext(ctx, "commit lookup failed", "error", err.Error(), "repository", ev.Repository, "tag", ev.Tag)
 			return reply(http.StatusBadGateway, map[string]string{"error": "GitHub API: " + err.Error()}), nil
 		}
+		ev.CommitSHA = sha
 	}
-	started, err := routes.Start(ctx, h.pipelines, log, ev, h.routes.Match(ev))
-	if err != nil {
-		return reply(http.StatusBadGateway, map[string]any{"error": err.Error(), "started": started}), nil
+	o := dispatch.Run(ctx, h.pipelines, log, ev, matched)
+	switch {
+	case o.Failed != nil:
+		return reply(http.StatusBadGateway, map[string]any{"error": o.Err().Error(), "started": o.Started}), nil
+	case o.Refused != nil:
+		return reply(http.StatusUnprocessableEntity, map[string]any{"error": o.Refused.Error(), "started": o.Started}), nil
 	}
-	if len(started) == 0 {
-		return reply(http.StatusOK, map[string]string{"ignored": "no route could start for " + ev.Kind + " " + ev.Tag}), nil
+	return reply(http.StatusAccepted, map[string]any{"started": o.Started}), nil
+}
+
+// decodePayload returns the JSON payload of a delivery: the body itself
+// (application/json) or its payload field (application/x-www-form-urlencoded),
+// GitHub's two content types.
+func decodePayload(contentType string, body []byte) ([]byte, error) {
+	mediaType, _, _ := mime.ParseMediaType(contentType)
+	switch mediaType {
+	case "application/json":
+		return body, nil
+	case "application/x-www-form-urlencoded":
+		form, err := url.ParseQuery(string(body))
+		if err != nil {
+			return nil, fmt.Errorf("form-encoded delivery: %v", err)
+		}
+		return []byte(form.Get("payload")), nil
 	}
-	return reply(http.StatusAccepted, map[string]any{"started": started}), nil
+	return nil, fmt.Errorf("unsupported Content-Type %q: configure the webhook with application/json or application/x-www-form-urlencoded", contentType)
 }
 
 // verify checks the sha256 signature over the exact body. It returns a reason when

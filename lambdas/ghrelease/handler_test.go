@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/url"
 	"os"
@@ -179,8 +180,11 @@ func TestReleasePublishedStarts(t *testing.T) {
 		t.Fatalf("CodePipeline got %d requests, want 1 (rejected: %v)", len(reqs), e.pipeline.Rejected())
 	}
 	r := reqs[0]
-	if r.ClientRequestToken != deliveryID {
-		t.Errorf("token %q, want the delivery id", r.ClientRequestToken)
+	if !strings.HasPrefix(r.ClientRequestToken, "gh-") || strings.Contains(r.ClientRequestToken, deliveryID) {
+		t.Errorf("token %q, want one made from the signed payload, not the delivery id", r.ClientRequestToken)
+	}
+	if !strings.Contains(e.logs.String(), `"delivery":"`+deliveryID+`"`) {
+		t.Errorf("the log does not keep the delivery id:\n%s", e.logs)
 	}
 	if len(r.SourceRevisions) != 1 || r.SourceRevisions[0] != (cpstub.SourceRevision{ActionName: "Source", RevisionType: "COMMIT_ID", RevisionValue: commitSHA}) {
 		t.Errorf("source revisions = %+v, want Source COMMIT_ID %s (looked up through the API)", r.SourceRevisions, commitSHA)
@@ -194,6 +198,102 @@ func TestReleasePublishedStarts(t *testing.T) {
 	status, _ = e.call(t, delivery("release", fixture(t, "github/release.published.json")))
 	if status != 202 || len(e.pipeline.Executions()) != 1 {
 		t.Errorf("redelivery: status %d, %d executions; want 202 and still 1", status, len(e.pipeline.Executions()))
+	}
+}
+
+// withDelivery is a signed delivery of body under another delivery id.
+func withDelivery(event string, body []byte, id string) events.LambdaFunctionURLRequest {
+	r := delivery(event, body)
+	r.Headers["x-github-delivery"] = id
+	return r
+}
+
+// One release, one execution per route: GitHub's published and released pair,
+// a redelivery, and a captured delivery replayed under a new id all make the
+// same token.
+func TestReleaseDeploysOnce(t *testing.T) {
+	e := newEnv(t)
+	published := fixture(t, "github/release.published.json")
+	released := fixture(t, "github/release.released.json")
+	for i, req := range []events.LambdaFunctionURLRequest{
+		delivery("release", published),
+		withDelivery("release", released, "0b989ba4-242f-11e5-81e1-c7b6966d2516"),
+		delivery("release", published),                                             // GitHub's redelivery
+		withDelivery("release", published, "e8a5c1d0-0000-4000-8000-000000000001"), // a replay under a new id
+	} {
+		if status, b := e.call(t, req); status != 202 {
+			t.Fatalf("delivery %d: %d %v, want 202", i, status, b)
+		}
+	}
+	if n := len(e.pipeline.Executions()); n != 1 {
+		t.Fatalf("%d executions, want 1 (requests: %d)", n, len(e.pipeline.Requests()))
+	}
+}
+
+// A pre-release promoted to a release sends released (and edited), not
+// published: the default route deploys it.
+func TestPromotedPrereleaseDeploys(t *testing.T) {
+	e := newEnv(t)
+	if status, _ := e.call(t, delivery("release", fixture(t, "github/release.prereleased.json"))); status != 200 {
+		t.Fatalf("the pre-release: status %d, want 200 (the route excludes pre-releases)", status)
+	}
+	if status, _ := e.call(t, withDelivery("release", fixture(t, "github/release.edited.json"), "d-edited")); status != 200 {
+		t.Fatalf("edited: status %d, want 200", status)
+	}
+	if status, b := e.call(t, withDelivery("release", fixture(t, "github/release.released.json"), "d-released")); status != 202 {
+		t.Fatalf("released alone: %d %v, want 202", status, b)
+	}
+	if n := len(e.pipeline.Executions()); n != 1 {
+		t.Fatalf("%d executions, want 1", n)
+	}
+}
+
+// tagPush is GitHub's tag push payload with another tag.
+func tagPush(t *testing.T, tag string) []byte {
+	var p map[string]any
+	if err := json.Unmarshal(fixture(t, "push.tag-created.json"), &p); err != nil {
+		t.Fatal(err)
+	}
+	p["ref"] = "refs/tags/" + tag
+	b, _ := json.Marshal(p)
+	return b
+}
+
+// A matched delivery that cannot become a valid request answers 422 with the
+// reason, so GitHub shows it failed; it is never a 200 "ignored".
+func TestRefusedDeliveries(t *testing.T) {
+	tests := []struct {
+		name, tag, says string
+	}{
+		{"1,001-character tag", "v2." + strings.Repeat("0", 998), "variables.RELEASE_TAG: value is 1001 characters; CodePipeline takes at most 1000 characters"},
+		{"NUL", "v2.0.0\x00", "tag: control character U+0000"},
+		{"newline", "v2.0.0\n", "tag: control character U+000A"},
+		{"carriage return", "v2.0.0\r", "tag: control character U+000D"},
+		{"line separator", "v2.0.0\u2028", "tag: control character U+2028"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			status, b := e.call(t, delivery("push", tagPush(t, tt.tag)))
+			if status != 422 || !strings.Contains(fmt.Sprint(b["error"]), tt.says) {
+				t.Fatalf("got %d %v, want 422 saying %q", status, b, tt.says)
+			}
+			if len(e.pipeline.Requests()) != 0 || len(e.gh.Tokens()) != 0 {
+				t.Errorf("a refused delivery reached CodePipeline or GitHub")
+			}
+			if !strings.Contains(e.logs.String(), `"level":"ERROR","msg":"refused"`) || !strings.Contains(e.logs.String(), `"route":"hello-prod"`) {
+				t.Errorf("no error-level refused line naming the route:\n%s", e.logs)
+			}
+		})
+	}
+	// 600 non-ASCII characters are 1,200 bytes; CodePipeline counts 600 and takes them.
+	e := newEnv(t)
+	tag := strings.Repeat("é", 600)
+	if status, b := e.call(t, delivery("push", tagPush(t, tag))); status != 202 {
+		t.Fatalf("600-character non-ASCII tag: %d %v, want 202", status, b)
+	}
+	if r := e.pipeline.Requests(); len(r) != 1 || r[0].Variables[0].Value != tag {
+		t.Errorf("requests %+v", r)
 	}
 }
 
@@ -435,27 +535,48 @@ func TestSetupRefusesWithoutSecret(t *testing.T) {
 	}
 }
 
+// FuzzHandle varies the event type, body, signature header, delivery id,
+// base64 flag and content type. Whatever the input, nothing that is not signed
+// with the secret starts anything, and the handler never fails.
 func FuzzHandle(f *testing.F) {
-	f.Add("release", string(mustRead(fixtures+"github/release.published.json")), true, "application/json")
-	f.Add("push", string(mustRead(fixtures+"push.tag-created.json")), true, "application/json")
-	f.Add("ping", `{"zen":"x"}`, true, "application/x-www-form-urlencoded")
-	f.Add("create", `{"ref":"v1","ref_type":"tag","repository":{"full_name":"Codertocat/Hello-World"}}`, false, "application/json")
-	f.Fuzz(func(t *testing.T, event, body string, signed bool, contentType string) {
+	f.Add("release", string(mustRead(fixtures+"github/release.published.json")), uint8(0), deliveryID, false, "application/json")
+	f.Add("push", string(mustRead(fixtures+"push.tag-created.json")), uint8(0), "", true, "application/json")
+	f.Add("release", string(mustRead(fixtures+"github/release.released.json")), uint8(1), deliveryID, false, "application/json")
+	f.Add("ping", `{"zen":"x"}`, uint8(2), "x", false, "application/x-www-form-urlencoded")
+	f.Add("create", `{"ref":"v1","ref_type":"tag","repository":{"full_name":"Codertocat/Hello-World"}}`, uint8(3), "d", true, "text/plain")
+	f.Fuzz(func(t *testing.T, event, body string, sigMode uint8, id string, b64 bool, contentType string) {
 		e := newEnv(t)
 		req := delivery(event, []byte(body))
 		req.Headers["content-type"] = contentType
-		if !signed {
+		req.Headers["x-github-delivery"] = id
+		signed := false
+		switch sigMode % 5 {
+		case 0:
+			signed = true
+		case 1:
 			req.Headers["x-hub-signature-256"] = sign("not the secret", []byte(body))
+		case 2:
+			delete(req.Headers, "x-hub-signature-256")
+		case 3:
+			req.Headers["x-hub-signature-256"] = "sha256=" + body
+		case 4:
+			req.Headers["x-hub-signature-256"] = "sha1=" + sign(testSecret, []byte(body))[7:47]
+		}
+		if b64 {
+			req.Body, req.IsBase64Encoded = base64.StdEncoding.EncodeToString([]byte(body)), true
 		}
 		resp, err := e.h.Handle(context.Background(), req)
 		if err != nil {
 			t.Fatalf("Handle error: %v", err)
 		}
-		if !signed && resp.StatusCode < 400 {
-			t.Fatalf("an unsigned delivery got %d", resp.StatusCode)
+		if !signed && (resp.StatusCode < 400 || len(e.pipeline.Requests()) > 0) {
+			t.Fatalf("an unauthenticated delivery got %d and sent %d requests", resp.StatusCode, len(e.pipeline.Requests()))
 		}
 		if resp.StatusCode >= 500 && resp.StatusCode != 502 {
 			t.Fatalf("status %d", resp.StatusCode)
+		}
+		if rej := e.pipeline.Rejected(); len(rej) > 0 {
+			t.Fatalf("CodePipeline rejected a request: %v", rej)
 		}
 	})
 }

@@ -27,8 +27,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/google/go-github/v90/github"
 
+	"github.com/pipebridge/pipebridge/internal/dispatch"
 	"github.com/pipebridge/pipebridge/internal/lambdaenv"
-	"github.com/pipebridge/pipebridge/internal/routes"
 )
 
 func main() {
@@ -70,11 +70,7 @@ func setup(ctx context.Context, getenv func(string) string) (*handler, error) {
 	// per-attempt HTTP timeout.
 	cfg.HTTPClient = &http.Client{Timeout: 3 * time.Second}
 	cfg.Retryer = newRetryer
-	endpoint := func(dst **string, serviceID string) {
-		if e := lambdaenv.Endpoint(getenv, serviceID); e != nil {
-			*dst = e
-		}
-	}
+	endpoint := func(dst **string, serviceID string) { lambdaenv.SetEndpoint(getenv, dst, serviceID) }
 	// Build encoding/json's decoders for the webhook payloads (about 1 ms of a cold
 	// process's first delivery) while the secret is read over the network.
 	warm := make(chan struct{})
@@ -90,7 +86,7 @@ func setup(ctx context.Context, getenv func(string) string) (*handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	table, err := routes.Load(ctx, getenv, func() routes.ParameterGetter {
+	table, err := dispatch.Load(ctx, getenv, func() dispatch.ParameterGetter {
 		return ssm.NewFromConfig(cfg, func(o *ssm.Options) { endpoint(&o.BaseEndpoint, "SSM") })
 	})
 	if err != nil {
