@@ -8,6 +8,14 @@
 // names a pipeline it does not hold, a variable that pipeline does not declare, or
 // a source action it does not have. A repeated clientRequestToken returns the
 // first execution's id, as CodePipeline does.
+//
+// Its rules are written from the API reference (StartPipelineExecution,
+// PipelineVariable, SourceRevisionOverride), not from pipebridge's code, and it
+// keeps its own copies of them on purpose: it is the oracle internal/names is
+// tested against, so it shares no code with it. Lengths are in characters, as
+// AWS counts them. A variable value must match the documented pattern ".*",
+// which AWS applies with Java's regular expressions: "." matches no line
+// terminator (\n, \r, U+0085, U+2028, U+2029).
 package codepipeline
 
 import (
@@ -19,7 +27,9 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -228,8 +238,10 @@ func validate(req Request) string {
 		switch {
 		case !variableNameRE.MatchString(v.Name):
 			return fmt.Sprintf("variable name %q fails [A-Za-z0-9@\\-_]{1,128}", v.Name)
-		case v.Value == "" || len(v.Value) > 1000:
-			return fmt.Sprintf("variable %s value has length %d; want 1-1000", v.Name, len(v.Value))
+		case v.Value == "" || utf8.RuneCountInString(v.Value) > 1000:
+			return fmt.Sprintf("variable %s value has length %d; want 1-1000", v.Name, utf8.RuneCountInString(v.Value))
+		case strings.ContainsAny(v.Value, "\n\r\u0085\u2028\u2029"):
+			return fmt.Sprintf("variable %s value fails the pattern .* (a line terminator)", v.Name)
 		case seen[v.Name]:
 			return fmt.Sprintf("variable %s given twice", v.Name)
 		}
@@ -241,8 +253,8 @@ func validate(req Request) string {
 			return fmt.Sprintf("sourceRevisions actionName %q fails [A-Za-z0-9.@\\-_]{1,100}", sr.ActionName)
 		case !slices.Contains(revisionTypes, sr.RevisionType):
 			return fmt.Sprintf("revisionType %q is not one of %v", sr.RevisionType, revisionTypes)
-		case sr.RevisionValue == "" || len(sr.RevisionValue) > 1500:
-			return fmt.Sprintf("revisionValue of %s has length %d; want 1-1500", sr.ActionName, len(sr.RevisionValue))
+		case sr.RevisionValue == "" || utf8.RuneCountInString(sr.RevisionValue) > 1500:
+			return fmt.Sprintf("revisionValue of %s has length %d; want 1-1500", sr.ActionName, utf8.RuneCountInString(sr.RevisionValue))
 		}
 	}
 	return ""

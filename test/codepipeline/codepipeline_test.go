@@ -35,6 +35,10 @@ func TestStandInEnforcesTheAPI(t *testing.T) {
 		{"long token", codepipeline.StartPipelineExecutionInput{Name: aws.String("web"), ClientRequestToken: aws.String(strings.Repeat("a", 129))}, "clientRequestToken"},
 		{"undeclared variable", codepipeline.StartPipelineExecutionInput{Name: aws.String("web"), Variables: []types.PipelineVariable{v("OTHER", "x")}}, "does not declare variable OTHER"},
 		{"empty value", codepipeline.StartPipelineExecutionInput{Name: aws.String("web"), Variables: []types.PipelineVariable{v("TAG", "")}}, "value has length 0"},
+		{"1,001 characters", codepipeline.StartPipelineExecutionInput{Name: aws.String("web"), Variables: []types.PipelineVariable{v("TAG", strings.Repeat("x", 1001))}}, "value has length 1001"},
+		{"600 non-ASCII characters (1,200 bytes)", codepipeline.StartPipelineExecutionInput{Name: aws.String("web"), Variables: []types.PipelineVariable{v("TAG", strings.Repeat("é", 600))}}, ""},
+		{"newline in a value", codepipeline.StartPipelineExecutionInput{Name: aws.String("web"), Variables: []types.PipelineVariable{v("TAG", "v1\n")}}, "fails the pattern"},
+		{"U+2028 in a value", codepipeline.StartPipelineExecutionInput{Name: aws.String("web"), Variables: []types.PipelineVariable{v("TAG", "v1\u2028")}}, "fails the pattern"},
 		{"51 variables", codepipeline.StartPipelineExecutionInput{Name: aws.String("web"), Variables: many}, "at most 50"},
 		{"bad revision type", codepipeline.StartPipelineExecutionInput{Name: aws.String("web"),
 			SourceRevisions: []types.SourceRevisionOverride{{ActionName: aws.String("Source"), RevisionType: "BRANCH", RevisionValue: aws.String("main")}}}, "revisionType"},
@@ -58,7 +62,7 @@ func TestStandInEnforcesTheAPI(t *testing.T) {
 	// The same token again returns the same execution and starts none.
 	in := tests[0].in
 	first, _ := client.StartPipelineExecution(context.Background(), &in)
-	if len(s.Executions()) != 1 || aws.ToString(first.PipelineExecutionId) != s.Executions()[0].ID {
+	if len(s.Executions()) != 2 || aws.ToString(first.PipelineExecutionId) != s.Executions()[0].ID {
 		t.Errorf("a repeated token started a second execution")
 	}
 	s.Throttle(1)
