@@ -32,7 +32,9 @@ as GitHub's Recent Deliveries page shows them) or just its event type
 (--github-event). GitHub releases and tag creations carry no commit SHA; the Lambda
 looks it up through the GitHub API: give it with --commit to see the full request.
 
-Exit status: 0 when at least one route matches, 1 when none does.
+Exit status: 0 when at least one route matches and every matched route makes a
+valid request; 1 when none matches, or a matched one would be refused (the
+Lambda then fails the event rather than drop it).
 
 Examples:
   pipebridge explain --routes routes.json --event ecr-push.json
@@ -105,35 +107,48 @@ func explain(ctx context.Context, w io.Writer, table *routes.Table, ev routes.Ev
 		fmt.Fprintf(w, " tags %s", strings.Join(ev.Tags, ", "))
 	}
 	fmt.Fprintf(w, " (id %s)\n", ev.ID)
-	missingCommit := strings.HasPrefix(ev.Kind, "github.") && ev.CommitSHA == ""
+	missingCommit := ev.GitHub() && ev.CommitSHA == ""
 	if missingCommit {
 		ev.CommitSHA = "COMMIT-OF-" + ev.Tag
 		fmt.Fprintf(w, "Note: the delivery carries no commit SHA; the Lambda looks it up through the GitHub API. Shown as %s (pass --commit).\n", ev.CommitSHA)
 	}
-	decisions := table.Match(ev)
+	decisions := table.Select(ev)
 	matched := routes.Matched(decisions)
+	plans, refused := routes.Plans(ev, matched)
 	fmt.Fprintf(w, "\nRoutes (%d of %d match):\n", len(matched), len(decisions))
 	for _, d := range decisions {
-		if d.Matched {
-			fmt.Fprintf(w, "  MATCH  %s -> pipeline %s\n", d.Route.Name, d.Route.Pipeline)
-			for _, n := range d.Notes {
-				fmt.Fprintf(w, "         note: %s\n", n)
-			}
-		} else {
+		if !d.Matched {
 			fmt.Fprintf(w, "  no     %s: %s\n", d.Route.Name, d.Reason)
+			continue
+		}
+		fmt.Fprintf(w, "  MATCH  %s -> pipeline %s\n", d.Route.Name, d.Route.Pipeline)
+		for _, p := range plans {
+			if p.Route == d.Route {
+				for _, n := range p.Notes {
+					fmt.Fprintf(w, "         note: %s\n", n)
+				}
+			}
 		}
 	}
 	if len(matched) == 0 {
 		fmt.Fprintln(w, "\nNothing would start.")
 		return errCheckFailed
 	}
-	fmt.Fprintln(w, "\nStartPipelineExecution requests:")
-	for _, d := range matched {
-		body, err := startRequestJSON(ctx, d.Input)
+	if refused != nil {
+		fmt.Fprintf(w, "\nRefused (the Lambda fails the event; nothing is dropped silently):\n  %s\n", strings.ReplaceAll(refused.Error(), "\n", "\n  "))
+	}
+	if len(plans) > 0 {
+		fmt.Fprintln(w, "\nStartPipelineExecution requests:")
+	}
+	for _, p := range plans {
+		body, err := startRequestJSON(ctx, p.Input)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(w, "# route %s\n%s", d.Route.Name, body)
+		fmt.Fprintf(w, "# route %s\n%s", p.Route.Name, body)
+	}
+	if refused != nil {
+		return errCheckFailed
 	}
 	return nil
 }

@@ -21,6 +21,7 @@ func TestExplainGolden(t *testing.T) {
 		{"release-without-commit", []string{"--github-event", "release", "--body", dir + "release-body.json"}, 0},
 		{"tag-push", []string{"--github-event", "push", "--body", "../internal/ghevent/testdata/push.tag-created.json"}, 1},
 		{"tag-deleted", []string{"--github-event", "push", "--body", "../internal/ghevent/testdata/github/push.json"}, 1},
+		{"ecr-push-long-tag", []string{"--event", dir + "ecr-push-long-tag.json"}, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
 
 	"github.com/pipebridge/pipebridge/internal/imageref"
+	"github.com/pipebridge/pipebridge/internal/severity"
 )
 
 const scanGateUsage = `
@@ -27,8 +28,15 @@ fails (exit 1) when any finding is at or above the lowest severity named by
 --severity and not listed in --ignore. A scan that does not complete within --timeout
 fails too: an unfinished scan is never a pass.
 
-Severities, lowest first: INFORMATIONAL, LOW, MEDIUM, HIGH, CRITICAL. Findings marked
-UNDEFINED or UNTRIAGED count only when --severity names them.
+Severities, lowest first: INFORMATIONAL, LOW, MEDIUM, HIGH, CRITICAL, in any letter
+case. The gate fails closed: a finding whose severity is UNDEFINED (basic scanning),
+UNTRIAGED (enhanced scanning) or a name it does not recognise fails it too, unless
+--allow-undefined is given.
+
+Basic scanning (ECR) and enhanced scanning (Amazon Inspector) both work: the gate
+passes on COMPLETE (basic) or ACTIVE (enhanced, continuous scanning) and fails on
+FAILED, UNSUPPORTED_IMAGE, SCAN_ELIGIBILITY_EXPIRED, FINDINGS_UNAVAILABLE,
+LIMIT_EXCEEDED and IMAGE_ARCHIVED, which leave the image without findings to judge.
 
 The ignore file lists finding names (CVE ids), one per line; '#' starts a comment.
 
@@ -37,10 +45,6 @@ Examples:
   pipebridge scan-gate --image $URI@$DIGEST --severity CRITICAL --ignore .scan-ignore \
       --timeout 15m
 `
-
-var severityRank = map[string]int{
-	"UNDEFINED": 0, "UNTRIAGED": 0, "INFORMATIONAL": 1, "LOW": 2, "MEDIUM": 3, "HIGH": 4, "CRITICAL": 5,
-}
 
 type scanAPI interface {
 	ecrImagesAPI
@@ -55,7 +59,7 @@ type finding struct {
 // gate is what decides; tests drive it with a fake ECR.
 type gate struct {
 	client    scanAPI
-	severity  map[string]bool // severities that fail
+	policy    severity.Policy // findings it blocks fail the gate
 	ignore    map[string]bool
 	timeout   time.Duration
 	interval  time.Duration
@@ -71,6 +75,7 @@ func runScanGate(ctx context.Context, c *cli, args []string) error {
 	timeout := fs.Duration("timeout", 10*time.Minute, "how long to wait for the scan to complete")
 	interval := fs.Duration("interval", 5*time.Second, "how often to poll ECR while waiting")
 	startScan := fs.Bool("start-scan", false, "start a basic scan if none exists (for repositories without scan on push)")
+	allowUndefined := fs.Bool("allow-undefined", false, "let findings of undefined severity (UNDEFINED, UNTRIAGED, unrecognised) pass")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -81,10 +86,11 @@ func runScanGate(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return usagef("--image: %v", err)
 	}
-	fail, err := parseSeverities(*severity)
+	policy, err := parseSeverities(*severity)
 	if err != nil {
 		return err
 	}
+	policy.AllowUndefined = *allowUndefined
 	if *timeout <= 0 || *interval <= 0 {
 		return usagef("--timeout and --interval must be positive")
 	}
@@ -99,32 +105,32 @@ func runScanGate(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	client := ecr.NewFromConfig(cfg, func(o *ecr.Options) { o.Region = ref.Region })
-	g := &gate{client: client, severity: fail, ignore: ignore, timeout: *timeout, interval: *interval, startScan: *startScan, log: c.stderr}
+	g := &gate{client: client, policy: policy, ignore: ignore, timeout: *timeout, interval: *interval, startScan: *startScan, log: c.stderr}
 	return g.check(ctx, cfg.Region, ref)
 }
 
-// parseSeverities returns the set of severities at or above the lowest one named.
-func parseSeverities(s string) (map[string]bool, error) {
-	lowest := -1
-	named := map[string]bool{}
+// parseSeverities turns --severity into the policy: findings at or above the
+// lowest level named fail. UNDEFINED and UNTRIAGED may be named; they fail
+// whatever the list says, unless --allow-undefined.
+func parseSeverities(s string) (severity.Policy, error) {
+	lowest := severity.Level(-2)
 	for _, f := range strings.Split(s, ",") {
-		f = strings.ToUpper(strings.TrimSpace(f))
-		r, ok := severityRank[f]
-		if !ok {
-			return nil, usagef("--severity: unknown level %q; use INFORMATIONAL, LOW, MEDIUM, HIGH, CRITICAL, UNDEFINED or UNTRIAGED", f)
-		}
-		named[f] = true
-		if r > 0 && (lowest < 0 || r < lowest) {
-			lowest = r
-		}
-	}
-	fail := map[string]bool{}
-	for sev, r := range severityRank {
-		if named[sev] || (lowest > 0 && r >= lowest) {
-			fail[sev] = true
+		name := strings.ToUpper(strings.TrimSpace(f))
+		l := severity.Parse(name)
+		switch {
+		case l == severity.Undefined && (name == "UNDEFINED" || name == "UNTRIAGED"):
+			continue
+		case l == severity.Undefined || l == severity.None:
+			return severity.Policy{}, usagef("--severity: unknown level %q; use INFORMATIONAL, LOW, MEDIUM, HIGH, CRITICAL, UNDEFINED or UNTRIAGED", f)
+		case lowest == -2 || l < lowest:
+			lowest = l
 		}
 	}
-	return fail, nil
+	if lowest == -2 {
+		// Only undefined levels named: nothing known fails.
+		return severity.Policy{Max: severity.Critical}, nil
+	}
+	return severity.Policy{Max: lowest - 1}, nil
 }
 
 func readIgnoreFile(path string) (map[string]bool, error) {
@@ -160,7 +166,7 @@ func (g *gate) check(ctx context.Context, region string, ref imageref.Ref) error
 	}
 	blocking := g.report(ref, findings)
 	if blocking > 0 {
-		fmt.Fprintf(g.log, "pipebridge scan-gate: FAIL: %d finding(s) at or above the gate in %s\n", blocking, ref.Pinned())
+		fmt.Fprintf(g.log, "pipebridge scan-gate: FAIL: %d finding(s) that fail the gate (%s) in %s\n", blocking, g.policy, ref.Pinned())
 		return errCheckFailed
 	}
 	fmt.Fprintf(g.log, "pipebridge scan-gate: PASS: %s\n", ref.Pinned())
@@ -194,7 +200,7 @@ func (g *gate) wait(ctx context.Context, ref imageref.Ref) ([]finding, error) {
 			return nil, fmt.Errorf("describe scan findings of %s: %w", ref.Pinned(), explainAWS(err))
 		default:
 			switch status {
-			case ecrtypes.ScanStatusComplete:
+			case ecrtypes.ScanStatusComplete, ecrtypes.ScanStatusActive:
 				return findings, nil
 			case ecrtypes.ScanStatusInProgress, ecrtypes.ScanStatusPending, "":
 				last = "scan " + string(status)
@@ -226,7 +232,7 @@ func (g *gate) findings(ctx context.Context, ref imageref.Ref) ([]finding, ecrty
 		if page.ImageScanStatus != nil {
 			status = page.ImageScanStatus.Status
 		}
-		if status != ecrtypes.ScanStatusComplete {
+		if status != ecrtypes.ScanStatusComplete && status != ecrtypes.ScanStatusActive {
 			return nil, status, nil
 		}
 		if sf := page.ImageScanFindings; sf != nil {
@@ -261,7 +267,7 @@ func (g *gate) findings(ctx context.Context, ref imageref.Ref) ([]finding, ecrty
 // report prints the findings table and returns how many block the gate.
 func (g *gate) report(ref imageref.Ref, findings []finding) int {
 	sort.SliceStable(findings, func(i, j int) bool {
-		ri, rj := severityRank[findings[i].severity], severityRank[findings[j].severity]
+		ri, rj := severity.Parse(findings[i].severity), severity.Parse(findings[j].severity)
 		if ri != rj {
 			return ri > rj
 		}
@@ -278,7 +284,7 @@ func (g *gate) report(ref imageref.Ref, findings []finding) int {
 		switch {
 		case g.ignore[f.name]:
 			verdict = "ignored"
-		case g.severity[f.severity]:
+		case g.policy.Blocks(severity.Parse(f.severity)):
 			verdict = "FAIL"
 			blocking++
 		}

@@ -5,8 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
-
+	"github.com/pipebridge/pipebridge/internal/severity"
 	"github.com/pipebridge/pipebridge/test/moto"
 )
 
@@ -85,23 +84,53 @@ func TestScanGateBadInput(t *testing.T) {
 func TestParseSeverities(t *testing.T) {
 	tests := []struct {
 		in   string
-		want []string
+		want severity.Policy
 	}{
-		{"CRITICAL,HIGH", []string{"CRITICAL", "HIGH"}},
-		{"medium", []string{"CRITICAL", "HIGH", "MEDIUM"}},
-		{"HIGH,UNDEFINED", []string{"CRITICAL", "HIGH", "UNDEFINED"}},
+		{"CRITICAL,HIGH", severity.Policy{Max: severity.Medium}},
+		{"medium", severity.Policy{Max: severity.Low}},
+		{"critical,low", severity.Policy{Max: severity.Informational}},
+		{"HIGH,UNDEFINED", severity.Policy{Max: severity.Medium}},
+		{"UNTRIAGED", severity.Policy{Max: severity.Critical}},
 	}
 	for _, tt := range tests {
 		got, err := parseSeverities(tt.in)
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := map[string]bool{}
-		for _, s := range tt.want {
-			want[s] = true
+		if got != tt.want {
+			t.Errorf("parseSeverities(%q) = %+v, want %+v", tt.in, got, tt.want)
 		}
-		if diff := cmp.Diff(want, got); diff != "" {
-			t.Errorf("parseSeverities(%q) mismatch (-want +got):\n%s", tt.in, diff)
-		}
+	}
+}
+
+// The gate fails closed on severities it cannot rank, in any letter case, and on
+// statuses that leave nothing to judge; enhanced scanning's ACTIVE passes.
+func TestScanGateFailsClosed(t *testing.T) {
+	srv := moto.Shared(t)
+	tests := []struct {
+		name     string
+		status   string
+		severity string
+		args     []string
+		code     int
+		want     string
+	}{
+		{"UNDEFINED fails", "COMPLETE", "UNDEFINED", nil, 1, "FAIL: 1 finding(s) that fail the gate"},
+		{"UNDEFINED allowed", "COMPLETE", "UNDEFINED", []string{"--allow-undefined"}, 0, "PASS"},
+		{"lower-case critical fails", "COMPLETE", "critical", nil, 1, "FAIL: 1 finding(s) that fail the gate"},
+		{"unrecognised severity fails", "COMPLETE", "SEVERE", nil, 1, "FAIL: 1 finding(s) that fail the gate"},
+		{"UNTRIAGED (enhanced) fails", "ACTIVE", "UNTRIAGED", nil, 1, "FAIL: 1 finding(s)"},
+		{"enhanced ACTIVE with a LOW finding passes", "ACTIVE", "LOW", nil, 0, "PASS"},
+		{"enhanced eligibility expired", "SCAN_ELIGIBILITY_EXPIRED", "LOW", nil, 1, "ended with status SCAN_ELIGIBILITY_EXPIRED"},
+		{"enhanced findings unavailable", "FINDINGS_UNAVAILABLE", "LOW", nil, 1, "ended with status FINDINGS_UNAVAILABLE"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv.Reset(t)
+			img := pushImage(t, srv, "web", "abc123", "web-1")
+			srv.SetScanResult(t, img.repo, img.digest, tt.status, []map[string]any{{"name": "CVE-2026-0009", "severity": tt.severity}})
+			args := append([]string{"scan-gate", "--image", img.tagged(), "--start-scan", "--interval", "50ms", "--timeout", "10s"}, tt.args...)
+			runCLI(t, srv, nil, args...).want(t, tt.code, tt.want)
+		})
 	}
 }

@@ -19,7 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
-	"github.com/pipebridge/pipebridge/internal/routes"
+	"github.com/pipebridge/pipebridge/internal/dispatch"
 	cpstub "github.com/pipebridge/pipebridge/test/codepipeline"
 	"github.com/pipebridge/pipebridge/test/githubapi"
 	"github.com/pipebridge/pipebridge/test/lambdaruntime"
@@ -50,7 +50,7 @@ func (d *demo) eventsDemo(ctx context.Context, template []byte) error {
 	for id, env := range envs {
 		for _, fn := range []string{"ECRPush", "GHRelease"} {
 			if strings.HasPrefix(id, "Triggers"+fn) {
-				tables[strings.ToLower(fn)] = env[routes.EnvRoutes]
+				tables[strings.ToLower(fn)] = env[dispatch.EnvRoutes]
 			}
 		}
 	}
@@ -91,7 +91,7 @@ func (d *demo) eventsDemo(ctx context.Context, template []byte) error {
 	}
 	env := append(d.srv.Env(), "AWS_ENDPOINT_URL_CODEPIPELINE="+cp.URL, "GITHUB_API_URL="+gh.URL)
 	ecrEnv := append(slices.Clone(env), "PIPEBRIDGE_ROUTES_PARAMETER=/pipebridge/ecrpush-routes")
-	ghEnv := append(slices.Clone(env), routes.EnvRoutes+"="+tables["ghrelease"], "WEBHOOK_SECRET_ARN="+aws.ToString(secret.ARN))
+	ghEnv := append(slices.Clone(env), dispatch.EnvRoutes+"="+tables["ghrelease"], "WEBHOOK_SECRET_ARN="+aws.ToString(secret.ARN))
 	fmt.Println("  each Lambda gets the routes the stack gives it; webhook secret in Secrets Manager")
 
 	step("Push acme/worker:v1.4.2: EventBridge hands ecrpush the ECR Image Action (staging), then the clean ECR Image Scan (prod)")
