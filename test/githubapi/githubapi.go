@@ -1,14 +1,33 @@
-// Package githubapi is a stand-in for the two GitHub REST endpoints pipebridge
-// calls to find a tag's commit: GET /repos/{owner}/{repo}/git/ref/tags/{tag} and
-// GET /repos/{owner}/{repo}/git/tags/{sha} (annotated tags).
+// Package githubapi is a stand-in for the GitHub REST endpoints pipebridge calls,
+// written from GitHub's REST documentation (not from pipebridge's code):
+//
+//   - GET /repos/{owner}/{repo}/git/ref/tags/{tag} and
+//     GET /repos/{owner}/{repo}/git/tags/{sha}: a tag's commit (annotated tags);
+//   - GET /repos/{owner}/{repo}/hooks: the repository's webhooks, paged by
+//     page/per_page (default 30, at most 100) with a Link header;
+//   - GET /repos/{owner}/{repo}/hooks/{hook_id}/deliveries: the hook's
+//     deliveries, newest first, paged by cursor/per_page (default 30, at most
+//     100) with a Link header whose rel="next" URL carries the next cursor; a
+//     redelivery is listed as a new delivery with the original's guid and
+//     "redelivery": true;
+//   - POST /repos/{owner}/{repo}/hooks/{hook_id}/deliveries/{delivery_id}/attempts:
+//     redeliver, answered 202 Accepted.
+//
+// The hooks endpoints require an Authorization header (401 "Requires
+// authentication" without one), answer 404 for unknown hooks and deliveries, and
+// can be made to fail with any status (Fail, FailHooks).
 package githubapi
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 type object struct {
@@ -26,14 +45,46 @@ type Server struct {
 	tags   map[string]object // tag object sha -> target
 	fail   bool
 	tokens []string
+
+	hooks       map[string][]Hook // "owner/repo" -> hooks
+	deliveries  map[int64][]Delivery
+	nextID      int64
+	hookFail    []int // statuses the next hooks requests answer with, in order
+	redelivered []int64
+	// RedeliveryStatus is the status code the webhook endpoint answers a
+	// redelivery with (default 202).
+	redeliveryStatus int
+}
+
+// Hook is a repository webhook.
+type Hook struct {
+	ID  int64
+	URL string
+}
+
+// Delivery is one delivery attempt of a hook, as GitHub lists it.
+type Delivery struct {
+	ID          int64     `json:"id"`
+	GUID        string    `json:"guid"`
+	DeliveredAt time.Time `json:"delivered_at"`
+	Redelivery  bool      `json:"redelivery"`
+	Duration    float64   `json:"duration"`
+	Status      string    `json:"status"`
+	StatusCode  int       `json:"status_code"`
+	Event       string    `json:"event"`
+	Action      string    `json:"action,omitempty"`
 }
 
 // Start serves the stand-in on 127.0.0.1.
 func Start() *Server {
-	s := &Server{refs: map[string]object{}, tags: map[string]object{}}
+	s := &Server{refs: map[string]object{}, tags: map[string]object{}, hooks: map[string][]Hook{}, deliveries: map[int64][]Delivery{},
+		nextID: 1000, redeliveryStatus: http.StatusAccepted}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /repos/{owner}/{repo}/git/ref/tags/{tag...}", s.ref)
 	mux.HandleFunc("GET /repos/{owner}/{repo}/git/tags/{sha}", s.tag)
+	mux.HandleFunc("GET /repos/{owner}/{repo}/hooks", s.listHooks)
+	mux.HandleFunc("GET /repos/{owner}/{repo}/hooks/{hook}/deliveries", s.listDeliveries)
+	mux.HandleFunc("POST /repos/{owner}/{repo}/hooks/{hook}/deliveries/{delivery}/attempts", s.redeliver)
 	s.srv = httptest.NewServer(mux)
 	s.URL = s.srv.URL + "/"
 	return s
@@ -124,4 +175,204 @@ func writeJSON(w http.ResponseWriter, v any) {
 	if err := json.NewEncoder(w).Encode(v); err != nil && !strings.Contains(err.Error(), "broken pipe") {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 	}
+}
+
+// AddHook adds a webhook with payload URL url to repo ("owner/name").
+func (s *Server) AddHook(repo, url string) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.nextID++
+	s.hooks[strings.ToLower(repo)] = append(s.hooks[strings.ToLower(repo)], Hook{ID: s.nextID, URL: url})
+	return s.nextID
+}
+
+// AddDelivery records a delivery attempt of hook and returns its id.
+func (s *Server) AddDelivery(hook int64, d Delivery) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.nextID++
+	d.ID = s.nextID
+	if d.Status == "" {
+		d.Status = statusText(d.StatusCode)
+	}
+	s.deliveries[hook] = append(s.deliveries[hook], d)
+	return d.ID
+}
+
+// FailHooks makes the next hooks requests (list hooks, list deliveries,
+// redeliver) answer with these statuses, one each, in order.
+func (s *Server) FailHooks(statuses ...int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hookFail = append(s.hookFail, statuses...)
+}
+
+// RedeliveryAnswers sets the status code the webhook endpoint gives redeliveries.
+func (s *Server) RedeliveryAnswers(code int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.redeliveryStatus = code
+}
+
+// Redelivered returns the delivery ids redelivery was asked for, in order.
+func (s *Server) Redelivered() []int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.redelivered)
+}
+
+// statusText is the status GitHub shows for an endpoint's answer: "OK" for 2xx.
+func statusText(code int) string {
+	switch {
+	case code >= 200 && code < 300:
+		return "OK"
+	case code == 0:
+		return "timed out"
+	}
+	return fmt.Sprintf("Invalid HTTP Response: %d", code)
+}
+
+// hookGate checks authentication and injected failures for the hooks endpoints.
+func (s *Server) hookGate(w http.ResponseWriter, r *http.Request) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tokens = append(s.tokens, r.Header.Get("Authorization"))
+	if r.Header.Get("Authorization") == "" {
+		writeStatus(w, http.StatusUnauthorized, `{"message":"Requires authentication","documentation_url":"https://docs.github.com/rest"}`)
+		return false
+	}
+	if len(s.hookFail) > 0 {
+		code := s.hookFail[0]
+		s.hookFail = s.hookFail[1:]
+		if code == http.StatusTooManyRequests {
+			w.Header().Set("Retry-After", "1")
+		}
+		writeStatus(w, code, fmt.Sprintf(`{"message":"injected %d"}`, code))
+		return false
+	}
+	return true
+}
+
+// perPage reads per_page as GitHub does: default 30, at most 100.
+func perPage(r *http.Request) int {
+	n, err := strconv.Atoi(r.URL.Query().Get("per_page"))
+	if err != nil || n <= 0 {
+		return 30
+	}
+	return min(n, 100)
+}
+
+func (s *Server) listHooks(w http.ResponseWriter, r *http.Request) {
+	if !s.hookGate(w, r) {
+		return
+	}
+	s.mu.Lock()
+	hooks := slices.Clone(s.hooks[strings.ToLower(r.PathValue("owner")+"/"+r.PathValue("repo"))])
+	s.mu.Unlock()
+	size := perPage(r)
+	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
+	page = max(page, 1)
+	start := min((page-1)*size, len(hooks))
+	end := min(start+size, len(hooks))
+	if end < len(hooks) {
+		u := *r.URL
+		q := u.Query()
+		q.Set("page", strconv.Itoa(page+1))
+		q.Set("per_page", strconv.Itoa(size))
+		u.RawQuery = q.Encode()
+		w.Header().Set("Link", fmt.Sprintf(`<%s%s>; rel="next"`, s.URL[:len(s.URL)-1], u.RequestURI()))
+	}
+	out := []map[string]any{}
+	for _, h := range hooks[start:end] {
+		out = append(out, map[string]any{"id": h.ID, "type": "Repository", "name": "web", "active": true,
+			"events": []string{"release", "push", "create"}, "config": map[string]string{"url": h.URL, "content_type": "json", "insecure_ssl": "0"}})
+	}
+	writeJSON(w, out)
+}
+
+func (s *Server) hookOf(w http.ResponseWriter, r *http.Request) (int64, bool) {
+	id, err := strconv.ParseInt(r.PathValue("hook"), 10, 64)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, h := range s.hooks[strings.ToLower(r.PathValue("owner")+"/"+r.PathValue("repo"))] {
+		if err == nil && h.ID == id {
+			return id, true
+		}
+	}
+	notFound(w)
+	return 0, false
+}
+
+func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) {
+	if !s.hookGate(w, r) {
+		return
+	}
+	hook, ok := s.hookOf(w, r)
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	all := slices.Clone(s.deliveries[hook])
+	s.mu.Unlock()
+	// Newest first; the cursor is the id of the first delivery of the page.
+	slices.SortFunc(all, func(a, b Delivery) int { return b.DeliveredAt.Compare(a.DeliveredAt) })
+	start := 0
+	if c := r.URL.Query().Get("cursor"); c != "" {
+		start = -1
+		for i, d := range all {
+			if strconv.FormatInt(d.ID, 10) == c {
+				start = i
+			}
+		}
+		if start < 0 {
+			writeStatus(w, http.StatusBadRequest, `{"message":"Invalid cursor"}`)
+			return
+		}
+	}
+	end := min(start+perPage(r), len(all))
+	if end < len(all) {
+		u := *r.URL
+		q := u.Query()
+		q.Set("cursor", strconv.FormatInt(all[end].ID, 10))
+		q.Set("per_page", strconv.Itoa(perPage(r)))
+		u.RawQuery = q.Encode()
+		w.Header().Set("Link", fmt.Sprintf(`<%s%s>; rel="next"`, s.URL[:len(s.URL)-1], u.RequestURI()))
+	}
+	writeJSON(w, all[start:end])
+}
+
+func (s *Server) redeliver(w http.ResponseWriter, r *http.Request) {
+	if !s.hookGate(w, r) {
+		return
+	}
+	hook, ok := s.hookOf(w, r)
+	if !ok {
+		return
+	}
+	id, _ := strconv.ParseInt(r.PathValue("delivery"), 10, 64)
+	s.mu.Lock()
+	var orig *Delivery
+	for i := range s.deliveries[hook] {
+		if s.deliveries[hook][i].ID == id {
+			orig = &s.deliveries[hook][i]
+		}
+	}
+	if orig == nil {
+		s.mu.Unlock()
+		notFound(w)
+		return
+	}
+	s.redelivered = append(s.redelivered, id)
+	s.nextID++
+	again := Delivery{ID: s.nextID, GUID: orig.GUID, DeliveredAt: time.Now().UTC(), Redelivery: true, Duration: 0.2,
+		StatusCode: s.redeliveryStatus, Status: statusText(s.redeliveryStatus), Event: orig.Event, Action: orig.Action}
+	s.deliveries[hook] = append(s.deliveries[hook], again)
+	s.mu.Unlock()
+	writeStatus(w, http.StatusAccepted, `{}`)
+}
+
+func writeStatus(w http.ResponseWriter, code int, body string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	w.Write([]byte(body))
 }
