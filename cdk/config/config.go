@@ -5,11 +5,10 @@
 package config
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -17,6 +16,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/pipebridge/pipebridge/internal/names"
 	"github.com/pipebridge/pipebridge/internal/routes"
 )
 
@@ -42,10 +42,25 @@ type Config struct {
 	// LogRetentionDays for every log group (default 30).
 	LogRetentionDays int `yaml:"logRetentionDays"`
 	// LambdaConcurrency is each trigger Lambda's reserved concurrency (default 5).
-	LambdaConcurrency int   `yaml:"lambdaConcurrency"`
-	Apps              []App `yaml:"apps"`
+	LambdaConcurrency int `yaml:"lambdaConcurrency"`
+	// AlarmTopicARN, if set, receives the stack's alarms (dead letters waiting).
+	AlarmTopicARN string `yaml:"alarmTopicArn"`
+	// Redelivery, if set, redelivers failed GitHub webhook deliveries.
+	Redelivery *Redelivery `yaml:"githubRedelivery"`
+	Apps       []App       `yaml:"apps"`
 
 	file string
+}
+
+// Redelivery is the scheduled function that redelivers the webhook's failed
+// deliveries: GitHub never redelivers by itself.
+type Redelivery struct {
+	// EveryMinutes is how often it runs (default 5).
+	EveryMinutes int `yaml:"everyMinutes"`
+	// MaxAttempts is how many times one delivery is redelivered at most (default 3).
+	MaxAttempts int `yaml:"maxAttempts"`
+	// LookbackHours is how far back it looks at deliveries (default 24).
+	LookbackHours int `yaml:"lookbackHours"`
 }
 
 // App is one container application: its image repository, its source, and the
@@ -113,6 +128,9 @@ type Trigger struct {
 	// Scan, for "image": deploy when the image's scan completes with no finding
 	// above this severity (NONE, INFORMATIONAL, LOW, MEDIUM, HIGH) instead of on push.
 	Scan string `yaml:"scanMaxSeverity"`
+	// ScanAllowUndefined lets findings of undefined severity pass the scan
+	// trigger; by default they block it.
+	ScanAllowUndefined bool `yaml:"scanAllowUndefined"`
 }
 
 // Source action names in the generated pipelines; the route table names them.
@@ -128,19 +146,13 @@ const (
 	VarTriggerID  = "TRIGGER_ID"
 )
 
+// pipebridge's own naming rules; AWS's and GitHub's are in internal/names.
 var (
-	nameRE       = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
-	accountRE    = regexp.MustCompile(`^[0-9]{12}$`)
-	regionRE     = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]$`)
-	connectionRE = regexp.MustCompile(`^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:[0-9]{12}:connection/[A-Za-z0-9-]+$`)
-	oidcARNRE    = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:oidc-provider/token\.actions\.githubusercontent\.com$`)
-	secretARNRE  = regexp.MustCompile(`^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+$`)
-	roleARNRE    = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]+$`)
-	githubRepoRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+$`)
-	containerRE  = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
-	ecsNameRE    = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
-	branchRE     = regexp.MustCompile(`^[^\s~^:?*\[\\]+$`)
-	ghEnvRE      = regexp.MustCompile(`^[^*\s][^*]*$`)
+	nameRE      = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
+	stackNameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]{0,127}$`)
+	oidcARNRE   = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:oidc-provider/token\.actions\.githubusercontent\.com$`)
+	branchRE    = regexp.MustCompile(`^[^\s~^:?*\[\\]+$`)
+	ghEnvRE     = regexp.MustCompile(`^[^*\s][^*]*$`)
 )
 
 // Load reads and validates a config file.
@@ -158,14 +170,16 @@ func Parse(file string, data []byte) (*Config, error) {
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
+	v := &validator{file: file, root: &root}
+	// Unknown fields and values of the wrong kind first, all of them; then the
+	// document is decoded leniently and every other rule checked, so one run
+	// reports every mistake.
+	v.checkShape(&root, reflect.TypeFor[Config](), nil)
 	var c Config
-	if err := dec.Decode(&c); err != nil {
+	if err := root.Decode(&c); err != nil && len(v.errs) == 0 {
 		return nil, fmt.Errorf("%s: %s", file, strings.TrimPrefix(err.Error(), "yaml: unmarshal errors:\n  "))
 	}
 	c.file = file
-	v := &validator{file: file, root: &root}
 	c.validate(v)
 	if len(v.errs) > 0 {
 		return nil, errors.Join(v.errs...)
@@ -178,11 +192,23 @@ type validator struct {
 	file string
 	root *yaml.Node
 	errs []error
+	// shapeBad are the paths whose values had the wrong kind: they are reported
+	// once, by checkShape, and not again as missing or invalid.
+	shapeBad []string
 }
 
 // fail records an error at path (field names and indexes, as in the file).
 func (v *validator) fail(path []any, format string, args ...any) {
-	line := v.line(path)
+	p := pathString(path)
+	for _, b := range v.shapeBad {
+		if p == b || strings.HasPrefix(p, b+".") || strings.HasPrefix(p, b+"[") {
+			return
+		}
+	}
+	v.failLine(v.line(path), path, format, args...)
+}
+
+func (v *validator) failLine(line int, path []any, format string, args ...any) {
 	v.errs = append(v.errs, fmt.Errorf("%s:%d: %s: %s", v.file, line, pathString(path), fmt.Sprintf(format, args...)))
 }
 
@@ -241,22 +267,25 @@ func (c *Config) validate(v *validator) {
 	switch {
 	case c.Account == "":
 		v.fail([]any{"account"}, "required: the 12-digit AWS account to deploy to")
-	case !accountRE.MatchString(c.Account):
+	case names.Account(c.Account) != nil:
 		v.fail([]any{"account"}, "%q is not a 12-digit AWS account id (quote it in YAML so leading zeros stay)", c.Account)
 	}
 	switch {
 	case c.Region == "":
 		v.fail([]any{"region"}, "required: the AWS region to deploy to, such as eu-west-1")
-	case !regionRE.MatchString(c.Region):
-		v.fail([]any{"region"}, "%q is not an AWS region name", c.Region)
+	default:
+		v.check([]any{"region"}, names.Region(c.Region))
 	}
 	if c.StackName == "" {
 		c.StackName = "pipebridge"
-	} else if !regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]{0,127}$`).MatchString(c.StackName) {
+	} else if !stackNameRE.MatchString(c.StackName) {
 		v.fail([]any{"stackName"}, "%q: CloudFormation stack names are letters, digits and '-', starting with a letter", c.StackName)
 	}
-	if c.ConnectionARN != "" && !connectionRE.MatchString(c.ConnectionARN) {
-		v.fail([]any{"connectionArn"}, "%q is not a CodeConnections connection ARN (arn:aws:codeconnections:REGION:ACCOUNT:connection/ID)", c.ConnectionARN)
+	if c.ConnectionARN != "" {
+		v.check([]any{"connectionArn"}, names.ConnectionARN(c.ConnectionARN))
+	}
+	if c.AlarmTopicARN != "" {
+		v.check([]any{"alarmTopicArn"}, names.TopicARN(c.AlarmTopicARN))
 	}
 	switch p := c.GitHubOIDCProvider; {
 	case p == "":
@@ -268,7 +297,7 @@ func (c *Config) validate(v *validator) {
 	switch s := c.GitHubTokenSecret; {
 	case s == "":
 		c.GitHubTokenSecret = "none"
-	case s == "none" || s == "create" || secretARNRE.MatchString(s):
+	case s == "none" || s == "create" || names.SecretARN(s) == nil:
 	default:
 		v.fail([]any{"githubTokenSecret"}, "%q: want \"none\", \"create\" or a Secrets Manager secret ARN", s)
 	}
@@ -284,6 +313,27 @@ func (c *Config) validate(v *validator) {
 		c.LambdaConcurrency = 5
 	} else if c.LambdaConcurrency < 1 || c.LambdaConcurrency > 100 {
 		v.fail([]any{"lambdaConcurrency"}, "%d: want 1 to 100", c.LambdaConcurrency)
+	}
+	if r := c.Redelivery; r != nil {
+		p := []any{"githubRedelivery"}
+		if c.GitHubTokenSecret == "none" {
+			v.fail(p, "needs githubTokenSecret (create, or a secret ARN): listing and redelivering webhook deliveries takes a GitHub token")
+		}
+		if r.EveryMinutes == 0 {
+			r.EveryMinutes = 5
+		} else if r.EveryMinutes < 1 || r.EveryMinutes > 60 {
+			v.fail(at(p, "everyMinutes"), "%d: want 1 to 60", r.EveryMinutes)
+		}
+		if r.MaxAttempts == 0 {
+			r.MaxAttempts = 3
+		} else if r.MaxAttempts < 1 || r.MaxAttempts > 10 {
+			v.fail(at(p, "maxAttempts"), "%d: want 1 to 10", r.MaxAttempts)
+		}
+		if r.LookbackHours == 0 {
+			r.LookbackHours = 24
+		} else if r.LookbackHours < 1 || r.LookbackHours > 72 {
+			v.fail(at(p, "lookbackHours"), "%d: want 1 to 72 (GitHub redelivers deliveries of the past 3 days)", r.LookbackHours)
+		}
 	}
 	if len(c.Apps) == 0 {
 		v.fail([]any{"apps"}, "required: at least one app")
@@ -317,9 +367,7 @@ func (a *App) validate(v *validator, c *Config, base []any) {
 	if a.ECR.Repository == "" {
 		a.ECR.Repository = a.Name
 	}
-	if !regexp.MustCompile(`^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$`).MatchString(a.ECR.Repository) || len(a.ECR.Repository) < 2 || len(a.ECR.Repository) > 256 {
-		v.fail(at(base, "ecr", "repository"), "%q is not a valid ECR repository name", a.ECR.Repository)
-	}
+	v.check(at(base, "ecr", "repository"), names.ECRRepository(a.ECR.Repository))
 	switch {
 	case a.ECR.KeepImages == 0:
 		a.ECR.KeepImages = 100
@@ -328,16 +376,14 @@ func (a *App) validate(v *validator, c *Config, base []any) {
 	case a.ECR.Import:
 		v.fail(at(base, "ecr", "keepImages"), "an imported repository keeps its own lifecycle policy: remove keepImages or import: true")
 	}
-	if a.GitHub != "" && !githubRepoRE.MatchString(a.GitHub) {
-		v.fail(at(base, "github"), "%q: want owner/name", a.GitHub)
+	if a.GitHub != "" {
+		v.check(at(base, "github"), names.GitHubRepository(a.GitHub))
 	}
 	if len(a.Containers) == 0 {
 		v.fail(at(base, "containers"), "required: the container name(s) in the ECS task definition; the image runs in the first")
 	}
 	for j, n := range a.Containers {
-		if !containerRE.MatchString(n) {
-			v.fail(at(base, "containers", j), "%q: ECS container names are 1-255 letters, digits, '-' or '_'", n)
-		}
+		v.check(at(base, "containers", j), names.ECSName(n))
 		if slices.Index(a.Containers, n) != j {
 			v.fail(at(base, "containers", j), "%q is listed twice", n)
 		}
@@ -349,8 +395,8 @@ func (a *App) validate(v *validator, c *Config, base []any) {
 	default:
 		v.fail(at(base, "executionMode"), "%q: want QUEUED, SUPERSEDED or PARALLEL", a.ExecutionMode)
 	}
-	if a.BuildSecretsRoleARN != "" && !roleARNRE.MatchString(a.BuildSecretsRoleARN) {
-		v.fail(at(base, "buildSecretsRoleArn"), "%q is not an IAM role ARN", a.BuildSecretsRoleARN)
+	if a.BuildSecretsRoleARN != "" {
+		v.check(at(base, "buildSecretsRoleArn"), names.RoleARN(a.BuildSecretsRoleARN))
 	}
 	if ga := a.GitHubActions; ga != nil {
 		p := at(base, "githubActions")
@@ -389,8 +435,8 @@ func (e *Environment) validate(v *validator, c *Config, a *App, base []any) {
 	for _, f := range []struct{ key, val string }{{"cluster", e.Cluster}, {"service", e.Service}} {
 		if f.val == "" {
 			v.fail(at(base, f.key), "required: the ECS %s to deploy to", f.key)
-		} else if !ecsNameRE.MatchString(f.val) {
-			v.fail(at(base, f.key), "%q is not an ECS %s name", f.val, f.key)
+		} else {
+			v.check(at(base, f.key), names.ECSName(f.val))
 		}
 	}
 	t := &e.Trigger
@@ -430,16 +476,13 @@ func (e *Environment) validate(v *validator, c *Config, a *App, base []any) {
 	if t.On != "image" && t.Scan != "" {
 		v.fail(at(tp, "scanMaxSeverity"), "only with on: image")
 	}
+	if t.ScanAllowUndefined && t.Scan == "" {
+		v.fail(at(tp, "scanAllowUndefined"), "only with scanMaxSeverity")
+	}
 	if t.Tags != nil && t.On != "branch" {
-		// The Lambdas' own parser decides what a valid filter is.
-		probe, _ := json.Marshal(map[string]any{"routes": []any{map[string]any{
-			"name": "probe", "pipeline": "probe", "github": map[string]any{"repository": "o/r"}, "tags": t.Tags}}})
-		if _, err := routes.Parse(probe); err != nil {
-			msg := err.Error()
-			if i := strings.Index(msg, "tags."); i >= 0 {
-				msg = msg[i+len("tags."):]
-			}
-			v.fail(at(tp, "tags"), "%s", msg)
+		// The route table's own check decides what a valid filter is.
+		if err := t.Tags.Validate(); err != nil {
+			v.fail(at(tp, "tags"), "%v", err)
 		}
 	}
 }
@@ -447,61 +490,53 @@ func (e *Environment) validate(v *validator, c *Config, a *App, base []any) {
 // PipelineName is the name of the environment's pipeline.
 func PipelineName(a *App, e *Environment) string { return a.Name + "-" + e.Name }
 
-// Routes compiles the triggers that the Lambdas serve (release, tag and image)
-// into a route table, validated by routes.Parse as the Lambdas will.
-func (c *Config) Routes() ([]byte, *routes.Table, error) {
-	var rs []map[string]any
+// RouteTables compiles the triggers that the Lambdas serve (release, tag and
+// image) into typed route tables, one for each Lambda, validated by the route
+// table's own constructor; either is nil when no environment needs it.
+func (c *Config) RouteTables() (ecr, github *routes.Table, err error) {
+	var ecrRoutes, ghRoutes []routes.Route
 	for i := range c.Apps {
 		a := &c.Apps[i]
 		for j := range a.Environments {
 			e := &a.Environments[j]
 			t := e.Trigger
-			r := map[string]any{"name": PipelineName(a, e), "pipeline": PipelineName(a, e)}
-			if t.Tags != nil {
-				r["tags"] = t.Tags
-			}
+			r := routes.Route{Name: PipelineName(a, e), Pipeline: PipelineName(a, e), Tags: t.Tags}
 			switch t.On {
 			case "release", "tag":
-				gh := map[string]any{"repository": a.GitHub}
+				gh := &routes.GitHubSource{Repository: a.GitHub, Events: []string{"tag-push", "tag-create"}}
 				if t.On == "release" {
-					gh["events"] = []string{"release"}
-					if len(t.ReleaseActions) > 0 {
-						gh["releaseActions"] = t.ReleaseActions
-					}
-					if t.Prereleases != "" {
-						gh["prereleases"] = t.Prereleases
-					}
-				} else {
-					gh["events"] = []string{"tag-push", "tag-create"}
+					gh.Events, gh.ReleaseActions, gh.Prereleases = []string{"release"}, t.ReleaseActions, t.Prereleases
 				}
-				r["github"] = gh
-				r["sourceAction"] = GitHubSourceAction
-				r["variables"] = map[string]string{VarReleaseTag: "{{.Tag}}", VarTriggerID: "{{.DeliveryID}}"}
+				r.GitHub, r.SourceAction = gh, GitHubSourceAction
+				r.Variables = map[string]string{VarReleaseTag: "{{.Tag}}", VarTriggerID: "{{.DeliveryID}}"}
+				ghRoutes = append(ghRoutes, r)
 			case "image":
-				src := map[string]any{"repository": a.ECR.Repository, "account": c.Account, "region": c.Region}
+				src := &routes.ECRSource{Repository: a.ECR.Repository, Account: c.Account, Region: c.Region}
 				if t.Scan != "" {
-					src["events"] = []string{"scan"}
-					src["maxSeverity"] = t.Scan
+					src.Events, src.MaxSeverity, src.AllowUndefined = []string{"scan"}, t.Scan, t.ScanAllowUndefined
 				}
-				r["ecr"] = src
-				r["sourceAction"] = ECRSourceAction
-				r["variables"] = map[string]string{VarImageTag: "{{.Tag}}", VarTriggerID: "{{.EventID}}"}
-			default:
-				continue
+				r.ECR, r.SourceAction = src, ECRSourceAction
+				r.Variables = map[string]string{VarImageTag: "{{.Tag}}", VarTriggerID: "{{.EventID}}"}
+				ecrRoutes = append(ecrRoutes, r)
 			}
-			rs = append(rs, r)
 		}
 	}
-	if len(rs) == 0 {
-		return nil, nil, nil
+	if len(ecrRoutes) > 0 {
+		if ecr, err = routes.New(ecrRoutes); err != nil {
+			return nil, nil, fmt.Errorf("%s: the compiled ecrpush route table is invalid: %w", c.file, err)
+		}
 	}
-	data, err := json.Marshal(map[string]any{"routes": rs})
+	if len(ghRoutes) > 0 {
+		if github, err = routes.New(ghRoutes); err != nil {
+			return nil, nil, fmt.Errorf("%s: the compiled ghrelease route table is invalid: %w", c.file, err)
+		}
+	}
+	return ecr, github, nil
+}
+
+// check records err (from internal/names) at path.
+func (v *validator) check(path []any, err error) {
 	if err != nil {
-		return nil, nil, err
+		v.fail(path, "%v", err)
 	}
-	table, err := routes.Parse(data)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: the compiled route table is invalid: %w", c.file, err)
-	}
-	return data, table, nil
 }

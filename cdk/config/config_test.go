@@ -1,7 +1,6 @@
 package config
 
 import (
-	"encoding/json"
 	"strings"
 	"testing"
 
@@ -16,26 +15,29 @@ func TestExample(t *testing.T) {
 	if c.Apps[1].ExecutionMode != "QUEUED" || c.Apps[1].ECR.KeepImages != 100 {
 		t.Errorf("defaults not applied: %+v", c.Apps[1])
 	}
-	data, table, err := c.Routes()
+	ecr, gh, err := c.RouteTables()
 	if err != nil {
 		t.Fatal(err)
 	}
 	var names []string
-	for _, r := range table.Routes {
+	for _, r := range append(gh.Routes, ecr.Routes...) {
 		names = append(names, r.Name+"->"+r.Pipeline+"/"+r.SourceAction)
 	}
 	want := []string{"web-staging->web-staging/Source", "web-prod->web-prod/Source", "worker-staging->worker-staging/Image", "worker-prod->worker-prod/Image"}
 	if diff := cmp.Diff(want, names); diff != "" {
 		t.Errorf("routes (-want +got):\n%s", diff)
 	}
-	if !json.Valid(data) {
-		t.Errorf("route table is not JSON")
-	}
-	if r := table.Routes[2]; r.ECR.Events[0] != "push" || r.Tags.Glob != "v*" {
+	if r := ecr.Routes[0]; r.ECR.Events[0] != "push" || r.Tags.Glob != "v*" {
 		t.Errorf("worker-staging route: %+v", r.ECR)
 	}
-	if r := table.Routes[3]; r.ECR.Account != "123456789012" || r.ECR.Events[0] != "scan" || r.ECR.MaxSeverity != "MEDIUM" {
+	if r := ecr.Routes[1]; r.ECR.Account != "123456789012" || r.ECR.Events[0] != "scan" || r.ECR.MaxSeverity != "MEDIUM" {
 		t.Errorf("worker route: %+v", r.ECR)
+	}
+	if r := gh.Routes[1]; !cmp.Equal(r.GitHub.ReleaseActions, []string{"published", "released", "prereleased"}) {
+		t.Errorf("web-prod release actions %v, want the default that deploys every release once", r.GitHub.ReleaseActions)
+	}
+	if c.Redelivery == nil || c.Redelivery.EveryMinutes != 5 || c.Redelivery.MaxAttempts != 3 {
+		t.Errorf("githubRedelivery defaults: %+v", c.Redelivery)
 	}
 }
 
@@ -58,9 +60,19 @@ func TestErrors(t *testing.T) {
 		name, yaml string
 		want       []string
 	}{
-		{"unknown field", strings.Replace(base, "region:", "regoin: x\nregion:", 1), []string{"pipebridge.yaml: line 2: field regoin not found"}},
-		{"unknown nested field", strings.Replace(base, "        cluster: prod", "        clustr: prod\n        cluster: prod", 1), []string{"line 10: field clustr not found"}},
-		{"wrong type", strings.Replace(base, "containers: [web]", "containers: web", 1), []string{"line 7: cannot unmarshal !!str `web` into []string"}},
+		{"unknown field", strings.Replace(base, "region:", "regoin: x\nregion:", 1), []string{`pipebridge.yaml:2: (top level): unknown field "regoin" (did you mean "region"?)`}},
+		{"unknown nested field", strings.Replace(base, "        cluster: prod", "        clustr: prod\n        cluster: prod", 1), []string{`pipebridge.yaml:10: apps[0].environments[0]: unknown field "clustr" (did you mean "cluster"?)`}},
+		{"misspelt approval", strings.Replace(base, "        cluster: prod", "        aproval: true\n        cluster: prod", 1), []string{`pipebridge.yaml:10: apps[0].environments[0]: unknown field "aproval" (did you mean "approval"?)`}},
+		{"unknown field far from any", strings.Replace(base, "        cluster: prod", "        zzzzzzzz: 1\n        cluster: prod", 1), []string{`apps[0].environments[0]: unknown field "zzzzzzzz"` + "\n"}},
+		{"unknown fields with other errors", strings.Replace(strings.Replace(base, "        cluster: prod", "        aproval: true", 1), "us-east-1\n", "nowhere\n", 1),
+			[]string{`unknown field "aproval"`, `pipebridge.yaml:2: region: "nowhere"`, "apps[0].environments[0].cluster: required"}},
+		{"wrong type", strings.Replace(base, "containers: [web]", "containers: web", 1), []string{`pipebridge.yaml:7: apps[0].containers: want a list, got "web"`}},
+		{"wrong type reported once", strings.Replace(base, "containers: [web]", "containers: web", 1), []string{"want a list"}},
+		{"not a number", "logRetentionDays: thirty\n" + base, []string{`pipebridge.yaml:1: logRetentionDays: want a whole number, got "thirty"`}},
+		{"redelivery without a token", strings.Replace(base, "apps:", "githubRedelivery: {}\napps:", 1), []string{"githubRedelivery: needs githubTokenSecret"}},
+		{"redelivery too often", strings.Replace(base, "apps:", "githubTokenSecret: create\ngithubRedelivery: {everyMinutes: 0.5}\napps:", 1), []string{"githubRedelivery.everyMinutes: want a whole number"}},
+		{"bad alarm topic", strings.Replace(base, "apps:", "alarmTopicArn: arn:aws:sns:us-east-1:1:x\napps:", 1), []string{"alarmTopicArn:", "not an SNS topic ARN"}},
+		{"undefined allowed without a scan", strings.Replace(base, "{on: release}", "{on: image, scanAllowUndefined: true}", 1), []string{"trigger.scanAllowUndefined: only with scanMaxSeverity"}},
 		{"missing account", strings.Replace(base, `account: "123456789012"`, "", 1), []string{"pipebridge.yaml:2: account: required"}},
 		{"unquoted account", strings.Replace(base, `"123456789012"`, "0123456789", 1), []string{`pipebridge.yaml:1: account: "0123456789" is not a 12-digit`, "quote it"}},
 		{"bad region", strings.Replace(base, "us-east-1\n", "useast\n", 1), []string{`pipebridge.yaml:2: region: "useast"`}},
@@ -94,10 +106,17 @@ func TestErrors(t *testing.T) {
 			if err == nil {
 				t.Fatalf("got no error, want %q", tt.want)
 			}
+			msg := err.Error() + "\n"
 			for _, w := range tt.want {
-				if !strings.Contains(err.Error(), w) {
+				if !strings.Contains(msg, w) {
 					t.Errorf("error:\n%v\nwant it to contain %q", err, w)
 				}
+			}
+			if strings.Contains(msg, "[]string") || strings.Contains(msg, "config.") {
+				t.Errorf("the error speaks Go, not the config's words:\n%s", msg)
+			}
+			if tt.name == "wrong type reported once" && strings.Count(msg, "containers") != 1 {
+				t.Errorf("containers reported more than once:\n%s", msg)
 			}
 		})
 	}
