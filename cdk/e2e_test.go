@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/pipebridge/pipebridge/internal/dispatch"
 	"github.com/pipebridge/pipebridge/internal/routes"
 	cpstub "github.com/pipebridge/pipebridge/test/codepipeline"
 	"github.com/pipebridge/pipebridge/test/githubapi"
@@ -33,14 +34,15 @@ func functionRoutes(t *testing.T, s *synthesized) map[string]string {
 	}
 	out := map[string]string{}
 	for id, env := range envs {
-		v, ok := env[routes.EnvRoutes]
-		if !ok {
-			t.Fatalf("function %s has no literal %s", id, routes.EnvRoutes)
-		}
 		for _, name := range []string{"TriggersECRPush", "TriggersGHRelease"} {
-			if strings.HasPrefix(id, name) {
-				out[name] = v
+			if !strings.HasPrefix(id, name) {
+				continue
 			}
+			v, ok := env[dispatch.EnvRoutes]
+			if !ok {
+				t.Fatalf("function %s has no literal %s", id, dispatch.EnvRoutes)
+			}
+			out[name] = v
 		}
 	}
 	return out
@@ -50,14 +52,6 @@ func functionRoutes(t *testing.T, s *synthesized) map[string]string {
 // synthesized pipeline it names.
 func TestRoutesMatchPipelines(t *testing.T) {
 	s := example(t)
-	pipelines, err := cpstub.FromTemplate(s.raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	byName := map[string]cpstub.Pipeline{}
-	for _, p := range pipelines {
-		byName[p.Name] = p
-	}
 	tables := functionRoutes(t, s)
 	if len(tables) != 2 {
 		t.Fatalf("route tables for %d functions, want 2", len(tables))
@@ -68,25 +62,38 @@ func TestRoutesMatchPipelines(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: the Lambda would refuse its table: %v", fn, err)
 		}
-		for _, r := range table.Routes {
-			n++
-			p, ok := byName[r.Pipeline]
-			if !ok {
-				t.Errorf("%s route %s starts pipeline %s, which the stack does not define", fn, r.Name, r.Pipeline)
-				continue
-			}
-			for v := range r.Variables {
-				if !slices.Contains(p.Variables, v) {
-					t.Errorf("route %s sends variable %s; pipeline %s declares %v", r.Name, v, p.Name, p.Variables)
-				}
-			}
-			if r.SourceAction != "" && !slices.Contains(p.SourceActions, r.SourceAction) {
-				t.Errorf("route %s overrides source action %s; pipeline %s has %v", r.Name, r.SourceAction, p.Name, p.SourceActions)
-			}
-		}
+		n += len(table.Routes)
+		checkRoutesAgainstPipelines(t, s, fn, table)
 	}
 	if n != 4 {
 		t.Errorf("%d routes, want 4 (web-staging, web-prod, worker-staging, worker-prod)", n)
+	}
+}
+
+func checkRoutesAgainstPipelines(t *testing.T, s *synthesized, what string, table *routes.Table) {
+	t.Helper()
+	pipelines, err := cpstub.FromTemplate(s.raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]cpstub.Pipeline{}
+	for _, p := range pipelines {
+		byName[p.Name] = p
+	}
+	for _, r := range table.Routes {
+		p, ok := byName[r.Pipeline]
+		if !ok {
+			t.Errorf("%s: route %s starts pipeline %s, which the stack does not define", what, r.Name, r.Pipeline)
+			continue
+		}
+		for v := range r.Variables {
+			if !slices.Contains(p.Variables, v) {
+				t.Errorf("%s: route %s sends variable %s; pipeline %s declares %v", what, r.Name, v, p.Name, p.Variables)
+			}
+		}
+		if r.SourceAction != "" && !slices.Contains(p.SourceActions, r.SourceAction) {
+			t.Errorf("%s: route %s overrides source action %s; pipeline %s has %v", what, r.Name, r.SourceAction, p.Name, p.SourceActions)
+		}
 	}
 }
 
@@ -135,8 +142,8 @@ func TestEndToEnd(t *testing.T) {
 		})
 		return rt
 	}
-	ecrpush := run("ecrpush", "./lambdas/ecrpush", routes.EnvRoutes+"="+tables["TriggersECRPush"])
-	ghrelease := run("ghrelease", "./lambdas/ghrelease", routes.EnvRoutes+"="+tables["TriggersGHRelease"], "WEBHOOK_SECRET_ARN="+aws.ToString(secret.ARN))
+	ecrpush := run("ecrpush", "./lambdas/ecrpush", dispatch.EnvRoutes+"="+tables["TriggersECRPush"])
+	ghrelease := run("ghrelease", "./lambdas/ghrelease", dispatch.EnvRoutes+"="+tables["TriggersGHRelease"], "WEBHOOK_SECRET_ARN="+aws.ToString(secret.ARN))
 
 	// acme/worker:v1.4.2 is pushed (staging), then its scan completes clean (prod).
 	push := `{"version":"0","id":"13cde686-328b-6117-af20-0e5566167482","detail-type":"ECR Image Action","source":"aws.ecr",

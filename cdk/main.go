@@ -86,52 +86,37 @@ func LoadStackProps(cfg *config.Config, dist, buildspecPath string) (*Pipebridge
 		CLIAsset:       filepath.Join(dist, "pipebridge-linux-arm64"),
 		ECRPushAsset:   filepath.Join(dist, "ecrpush"),
 		GHReleaseAsset: filepath.Join(dist, "ghrelease"),
+		RedeliverAsset: filepath.Join(dist, "ghredeliver"),
 	}
 	if err := yaml.Unmarshal(raw, &p.Buildspec); err != nil {
 		return nil, fmt.Errorf("%s: %w", buildspecPath, err)
 	}
-	for _, f := range []string{p.CLIAsset, filepath.Join(p.ECRPushAsset, "bootstrap"), filepath.Join(p.GHReleaseAsset, "bootstrap")} {
+	for _, f := range []string{p.CLIAsset, filepath.Join(p.ECRPushAsset, "bootstrap"), filepath.Join(p.GHReleaseAsset, "bootstrap"), filepath.Join(p.RedeliverAsset, "bootstrap")} {
 		if _, err := os.Stat(f); err != nil {
 			return nil, fmt.Errorf("%v: run make build first (the stack deploys the built binaries)", err)
 		}
 	}
-	_, table, err := cfg.Routes()
+	ecr, gh, err := cfg.RouteTables()
 	if err != nil {
 		return nil, err
 	}
-	if table == nil {
-		return p, nil
-	}
-	var ecr, gh []*routes.Route
-	for _, r := range table.Routes {
-		if r.ECR != nil {
-			ecr = append(ecr, r)
-		} else {
-			gh = append(gh, r)
-		}
-	}
-	if p.ECRRoutes, err = compileRoutes(ecr); err != nil {
+	if p.ECRRoutes, err = marshalRoutes(ecr); err != nil {
 		return nil, fmt.Errorf("ecrpush: %w", err)
 	}
-	if p.GitHubRoutes, err = compileRoutes(gh); err != nil {
+	if p.GitHubRoutes, err = marshalRoutes(gh); err != nil {
 		return nil, fmt.Errorf("ghrelease: %w", err)
 	}
 	return p, nil
 }
 
-// compileRoutes is one Lambda's share of the table, as the JSON it will read.
-func compileRoutes(rs []*routes.Route) (*routeTable, error) {
-	if len(rs) == 0 {
+// marshalRoutes is one Lambda's table as the JSON it will read, written once.
+func marshalRoutes(t *routes.Table) (*routeTable, error) {
+	if t == nil {
 		return nil, nil
 	}
-	data, err := json.Marshal(map[string]any{"routes": rs})
+	data, err := json.Marshal(t)
 	if err != nil {
 		return nil, err
 	}
-	// The Lambda must accept exactly what the stack gives it.
-	table, err := routes.Parse(data)
-	if err != nil {
-		return nil, err
-	}
-	return &routeTable{JSON: data, Table: table}, nil
+	return &routeTable{JSON: data, Table: t}, nil
 }

@@ -26,7 +26,7 @@ type PipebridgeStackProps struct {
 	ECRRoutes, GitHubRoutes *routeTable
 	// CLIAsset is the linux/arm64 pipebridge binary; the Lambda assets are
 	// directories holding a bootstrap.
-	CLIAsset, ECRPushAsset, GHReleaseAsset string
+	CLIAsset, ECRPushAsset, GHReleaseAsset, RedeliverAsset string
 }
 
 // shared is what every app's constructs use.
@@ -75,7 +75,7 @@ func NewPipebridgeStack(scope constructs.Construct, id string, props *Pipebridge
 	}
 	newTriggers(stack, &triggersProps{
 		cfg: cfg, key: s.key, logRetention: s.logRetention,
-		ecrPushAsset: props.ECRPushAsset, ghReleaseAsset: props.GHReleaseAsset,
+		ecrPushAsset: props.ECRPushAsset, ghReleaseAsset: props.GHReleaseAsset, redeliverAsset: props.RedeliverAsset,
 		ecrRoutes: props.ECRRoutes, githubRoutes: props.GitHubRoutes,
 	})
 	return stack

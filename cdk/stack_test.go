@@ -167,9 +167,14 @@ func TestIAMStatements(t *testing.T) {
 	}
 	compareStatements(t, []stmt{
 		{"Logs", []string{"logs:CreateLogStream", "logs:PutLogEvents"}, []string{`{"Fn::GetAtt":["TriggersECRPushLogs*","Arn"]}`}},
-		{"StartRoutedPipelines", []string{"codepipeline:StartPipelineExecution"}, []string{pipelineARN("worker-prod"), pipelineARN("worker-staging")}},
 		{"", []string{"sqs:SendMessage"}, []string{`{"Fn::GetAtt":["TriggersECRPushDeadLetters*","Arn"]}`}},
+		{"StartRoutedPipelines", []string{"codepipeline:StartPipelineExecution"}, []string{pipelineARN("worker-prod"), pipelineARN("worker-staging")}},
 	}, find("TriggersECRPushRole"))
+	// The redelivery function reads the GitHub token and starts nothing.
+	compareStatements(t, []stmt{
+		{"Logs", []string{"logs:CreateLogStream", "logs:PutLogEvents"}, []string{`{"Fn::GetAtt":["TriggersGHRedeliverLogs*","Arn"]}`}},
+		{"", []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"}, []string{`{"Ref":"TriggersGitHubToken*"}`}},
+	}, find("TriggersGHRedeliverRole"))
 	compareStatements(t, []stmt{
 		{"Logs", []string{"logs:CreateLogStream", "logs:PutLogEvents"}, []string{`{"Fn::GetAtt":["TriggersGHReleaseLogs*","Arn"]}`}},
 		{"StartRoutedPipelines", []string{"codepipeline:StartPipelineExecution"}, []string{pipelineARN("web-prod"), pipelineARN("web-staging")}},
@@ -350,11 +355,17 @@ func TestPipelines(t *testing.T) {
 func TestECRRules(t *testing.T) {
 	s := example(t)
 	rules := s.resources("AWS::Events::Rule")
-	if len(rules) != 4 {
-		t.Fatalf("%d rules, want 4 (push and scan triggers, and each ECR source action's own)", len(rules))
+	if len(rules) != 6 {
+		t.Fatalf("%d rules, want 6 (push, scan and Inspector triggers, the redelivery schedule, and each ECR source action's own)", len(rules))
 	}
 	triggers := 0
 	for id, r := range rules {
+		if strings.HasPrefix(id, "TriggersGHRedeliverSchedule") {
+			if r["ScheduleExpression"] != "rate(5 minutes)" {
+				t.Errorf("redelivery schedule %v, want rate(5 minutes)", r["ScheduleExpression"])
+			}
+			continue
+		}
 		if strings.HasPrefix(id, "Triggers") {
 			triggers++
 			want := map[string]any{
@@ -364,6 +375,12 @@ func TestECRRules(t *testing.T) {
 			if strings.HasPrefix(id, "TriggersECRScanRule") {
 				want["detail-type"] = []any{"ECR Image Scan"}
 				want["detail"] = map[string]any{"scan-status": []any{"COMPLETE"}, "repository-name": []any{"acme/worker"}}
+			}
+			if strings.HasPrefix(id, "TriggersInspectorScanRule") {
+				want["source"] = []any{"aws.inspector2"}
+				want["detail-type"] = []any{"Inspector2 Scan"}
+				want["detail"] = map[string]any{"scan-status": []any{"INITIAL_SCAN_COMPLETE"},
+					"repository-name": []any{map[string]any{"Fn::Join": []any{"", []any{"arn:", map[string]any{"Ref": "AWS::Partition"}, ":ecr:us-east-1:123456789012:repository/acme/worker"}}}}}
 			}
 			if diff := cmp.Diff(want, r["EventPattern"]); diff != "" {
 				t.Errorf("%s event pattern (-want +got):\n%s", id, diff)
@@ -379,8 +396,19 @@ func TestECRRules(t *testing.T) {
 			t.Errorf("rule %s watches tags %v, want only %s", id, tags, unpushedTag)
 		}
 	}
-	if triggers != 2 {
-		t.Errorf("%d trigger rules, want 2", triggers)
+	if triggers != 3 {
+		t.Errorf("%d trigger rules, want 3", triggers)
+	}
+	// A dead letter is noticed: an alarm on the queue's visible messages.
+	alarms := s.resources("AWS::CloudWatch::Alarm")
+	if len(alarms) != 1 {
+		t.Fatalf("%d alarms, want 1 (ecrpush's dead-letter queue)", len(alarms))
+	}
+	for _, a := range alarms {
+		if a["MetricName"] != "ApproximateNumberOfMessagesVisible" || a["Threshold"] != float64(0) || a["ComparisonOperator"] != "GreaterThanThreshold" ||
+			!strings.Contains(jsonString(a["Dimensions"]), "TriggersECRPushDeadLetters") {
+			t.Errorf("dead-letter alarm %v", jsonString(a))
+		}
 	}
 	for _, q := range s.resources("AWS::SQS::Queue") {
 		if q["SqsManagedSseEnabled"] != true {
@@ -392,8 +420,8 @@ func TestECRRules(t *testing.T) {
 func TestLambdas(t *testing.T) {
 	s := example(t)
 	fns := s.resources("AWS::Lambda::Function")
-	if len(fns) != 2 {
-		t.Fatalf("%d functions, want 2", len(fns))
+	if len(fns) != 3 {
+		t.Fatalf("%d functions, want 3 (ecrpush, ghrelease, ghredeliver)", len(fns))
 	}
 	for id, f := range fns {
 		if f["Runtime"] != "provided.al2023" || !slices.Equal(strs(f["Architectures"]), []string{"arm64"}) || f["Handler"] != "bootstrap" {
@@ -404,6 +432,12 @@ func TestLambdas(t *testing.T) {
 		}
 		if strings.HasPrefix(id, "TriggersECRPush") && get(f, "DeadLetterConfig", "TargetArn") == nil {
 			t.Errorf("ecrpush has no dead-letter queue")
+		}
+		if strings.HasPrefix(id, "TriggersGHRedeliver") {
+			env := get(f, "Environment", "Variables")
+			if get(env, "GITHUB_REPOSITORIES") != "acme/web" || get(env, "MAX_ATTEMPTS") != "3" || !strings.Contains(jsonString(get(env, "WEBHOOK_URL")), "TriggersGHReleaseFunctionUrl") {
+				t.Errorf("ghredeliver environment %v", jsonString(env))
+			}
 		}
 	}
 	urls := s.resources("AWS::Lambda::Url")
@@ -430,7 +464,7 @@ func TestOutputs(t *testing.T) {
 	}
 	sort.Strings(got)
 	want := []string{"ECRPushDeadLetterQueueUrl", "GitHubTokenSecretArn", "PipelineWebDev", "PipelineWebProd", "PipelineWebStaging", "PipelineWorkerProd", "PipelineWorkerStaging",
-		"WebGitHubActionsRoleArn", "WebRepositoryUri", "WebhookSecretArn", "WebhookUrl", "WorkerRepositoryUri"}
+		"WebGitHubActionsRoleArn", "WebRepositoryUri", "WebhookSecretArn", "WebhookUrl", "WorkerGitHubActionsRoleArn", "WorkerRepositoryUri"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("outputs (-want +got):\n%s", diff)
 	}

@@ -3,8 +3,11 @@ package main
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
@@ -12,12 +15,14 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsssm"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/pipebridge/pipebridge/cdk/config"
+	"github.com/pipebridge/pipebridge/internal/dispatch"
 	"github.com/pipebridge/pipebridge/internal/routes"
 )
 
@@ -33,11 +38,11 @@ type routeTable struct {
 }
 
 type triggersProps struct {
-	cfg                          *config.Config
-	key                          awskms.IKey
-	logRetention                 awslogs.RetentionDays
-	ecrPushAsset, ghReleaseAsset string
-	ecrRoutes, githubRoutes      *routeTable
+	cfg                                          *config.Config
+	key                                          awskms.IKey
+	logRetention                                 awslogs.RetentionDays
+	ecrPushAsset, ghReleaseAsset, redeliverAsset string
+	ecrRoutes, githubRoutes                      *routeTable
 }
 
 // newTriggers defines the Lambdas that start the release, tag and image pipelines:
@@ -61,18 +66,7 @@ func newTriggers(stack awscdk.Stack, p *triggersProps) {
 func function(scope constructs.Construct, id string, p *triggersProps, asset string, rt *routeTable, props *awslambda.FunctionProps) awslambda.Function {
 	rs := rt.Table.Routes
 	stack := awscdk.Stack_Of(scope)
-	logs := awslogs.NewLogGroup(scope, jsii.String(id+"Logs"), &awslogs.LogGroupProps{
-		Retention: p.logRetention, RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
-	})
-	role := awsiam.NewRole(scope, jsii.String(id+"Role"), &awsiam.RoleProps{
-		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
-		Description: jsii.String("pipebridge " + id + " Lambda"),
-	})
-	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:       jsii.String("Logs"),
-		Actions:   jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents"),
-		Resources: jsii.Strings(*logs.LogGroupArn()),
-	}))
+	fn, role := baseFunction(scope, id, p, asset, props)
 	var arns []string
 	seen := map[string]bool{}
 	for _, r := range rs {
@@ -87,23 +81,35 @@ func function(scope constructs.Construct, id string, p *triggersProps, asset str
 		Actions:   jsii.Strings("codepipeline:StartPipelineExecution"),
 		Resources: jsii.Strings(arns...),
 	}))
-
 	table := rt.JSON
-	env := map[string]*string{}
-	if props.Environment != nil {
-		env = *props.Environment
-	}
 	if len(table) <= maxInlineRoutes {
-		env[routes.EnvRoutes] = jsii.String(string(table))
+		fn.AddEnvironment(jsii.String(dispatch.EnvRoutes), jsii.String(string(table)), nil)
 	} else {
 		param := awsssm.NewStringParameter(scope, jsii.String(id+"Routes"), &awsssm.StringParameterProps{
 			Description: jsii.String("pipebridge " + id + " route table"), StringValue: jsii.String(string(table)),
 			Tier: awsssm.ParameterTier_ADVANCED,
 		})
 		param.GrantRead(role)
-		env[routes.EnvRoutesParameter] = param.ParameterName()
+		fn.AddEnvironment(jsii.String(dispatch.EnvRoutesParameter), param.ParameterName(), nil)
 	}
-	props.Environment = &env
+	return fn
+}
+
+// baseFunction is a pipebridge Lambda: provided.al2023 on arm64, its own role
+// (no managed policies) and log group with the configured retention.
+func baseFunction(scope constructs.Construct, id string, p *triggersProps, asset string, props *awslambda.FunctionProps) (awslambda.Function, awsiam.Role) {
+	logs := awslogs.NewLogGroup(scope, jsii.String(id+"Logs"), &awslogs.LogGroupProps{
+		Retention: p.logRetention, RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+	})
+	role := awsiam.NewRole(scope, jsii.String(id+"Role"), &awsiam.RoleProps{
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+		Description: jsii.String("pipebridge " + id + " Lambda"),
+	})
+	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("Logs"),
+		Actions:   jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents"),
+		Resources: jsii.Strings(*logs.LogGroupArn()),
+	}))
 	props.Runtime = awslambda.Runtime_PROVIDED_AL2023()
 	props.Architecture = awslambda.Architecture_ARM_64()
 	props.Handler = jsii.String("bootstrap")
@@ -113,8 +119,10 @@ func function(scope constructs.Construct, id string, p *triggersProps, asset str
 	props.LoggingFormat = awslambda.LoggingFormat_JSON
 	props.MemorySize = jsii.Number(128)
 	props.ReservedConcurrentExecutions = jsii.Number(float64(p.cfg.LambdaConcurrency))
-	props.Description = jsii.String(fmt.Sprintf("pipebridge %s: %d route(s)", id, len(rs)))
-	return awslambda.NewFunction(scope, jsii.String(id), props)
+	if props.Description == nil {
+		props.Description = jsii.String("pipebridge " + id)
+	}
+	return awslambda.NewFunction(scope, jsii.String(id), props), role
 }
 
 func newECRPush(scope constructs.Construct, p *triggersProps, rt *routeTable) {
@@ -129,18 +137,26 @@ func newECRPush(scope constructs.Construct, p *triggersProps, rt *routeTable) {
 		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
 	})
 	fn := function(scope, "ECRPush", p, p.ecrPushAsset, rt, &awslambda.FunctionProps{
+		Description:     jsii.String(fmt.Sprintf("pipebridge ECRPush: %d route(s)", len(rt.Table.Routes))),
 		Timeout:         awscdk.Duration_Seconds(jsii.Number(30)),
 		DeadLetterQueue: dlq, // async invocations that fail after Lambda's retries
 		RetryAttempts:   jsii.Number(2),
 		MaxEventAge:     awscdk.Duration_Hours(jsii.Number(6)),
 	})
-	var pushRepos, scanRepos []*string
+	var pushRepos, scanRepos, scanRepoARNs []*string
 	for _, r := range rt.Table.Routes {
 		for _, e := range r.ECR.Events {
 			if e == "push" {
 				pushRepos = append(pushRepos, jsii.String(r.ECR.Repository))
 			} else {
 				scanRepos = append(scanRepos, jsii.String(r.ECR.Repository))
+				// Inspector names the repository by ARN, in the route's registry.
+				region := r.ECR.Region
+				if region == "" {
+					region = *stack.Region()
+				}
+				scanRepoARNs = append(scanRepoARNs, stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("ecr"), Region: jsii.String(region),
+					Account: jsii.String(r.ECR.Account), Resource: jsii.String("repository"), ResourceName: jsii.String(r.ECR.Repository)}))
 			}
 		}
 	}
@@ -169,10 +185,38 @@ func newECRPush(scope constructs.Construct, p *triggersProps, rt *routeTable) {
 			},
 			Targets: &[]awsevents.IRuleTarget{target()},
 		})
+		// Enhanced scanning: Amazon Inspector scans the image and ECR sends no
+		// scan event of its own.
+		awsevents.NewRule(scope, jsii.String("InspectorScanRule"), &awsevents.RuleProps{
+			Description: jsii.String("pipebridge: Amazon Inspector's first scan of images in routed ECR repositories (enhanced scanning)"),
+			EventPattern: &awsevents.EventPattern{
+				Source: jsii.Strings("aws.inspector2"), DetailType: jsii.Strings("Inspector2 Scan"), Account: account,
+				Detail: &map[string]any{"scan-status": []string{"INITIAL_SCAN_COMPLETE"}, "repository-name": dedupe(scanRepoARNs)},
+			},
+			Targets: &[]awsevents.IRuleTarget{target()},
+		})
 	}
+	deadLetterAlarm(scope, p, dlq, "ECRPushDeadLetters", "ECR events the ecrpush Lambda could not handle are waiting in its dead-letter queue (README: Dead letters)")
 	awscdk.NewCfnOutput(stack, jsii.String("ECRPushDeadLetterQueueUrl"), &awscdk.CfnOutputProps{
 		Value: dlq.QueueUrl(), Description: jsii.String("ECR events the ecrpush Lambda could not handle"),
 	})
+}
+
+// deadLetterAlarm goes off while a dead-letter queue holds messages, so a failed
+// event is noticed, and notifies alarmTopicArn when the config names one.
+func deadLetterAlarm(scope constructs.Construct, p *triggersProps, q awssqs.Queue, id, description string) {
+	alarm := awscloudwatch.NewAlarm(scope, jsii.String(id+"Alarm"), &awscloudwatch.AlarmProps{
+		AlarmDescription:   jsii.String(description),
+		Metric:             q.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Maximum")}),
+		Threshold:          jsii.Number(0),
+		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
+		EvaluationPeriods:  jsii.Number(1),
+		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+	})
+	if p.cfg.AlarmTopicARN != "" {
+		topic := awssns.Topic_FromTopicArn(scope, jsii.String(id+"AlarmTopic"), jsii.String(p.cfg.AlarmTopicARN))
+		alarm.AddAlarmAction(awscloudwatchactions.NewSnsAction(topic))
+	}
 }
 
 func dedupe(in []*string) []string {
@@ -220,6 +264,7 @@ func newGHRelease(scope constructs.Construct, p *triggersProps, rt *routeTable) 
 		env["GITHUB_TOKEN_SECRET_ARN"] = token.SecretArn()
 	}
 	fn := function(scope, "GHRelease", p, p.ghReleaseAsset, rt, &awslambda.FunctionProps{
+		Description: jsii.String(fmt.Sprintf("pipebridge GHRelease: %d route(s)", len(rt.Table.Routes))),
 		// GitHub waits 10 s for an answer; the handler budgets 8 s.
 		Timeout:     awscdk.Duration_Seconds(jsii.Number(10)),
 		Environment: &env,
@@ -241,7 +286,43 @@ func newGHRelease(scope constructs.Construct, p *triggersProps, rt *routeTable) 
 	})
 	if token != nil {
 		awscdk.NewCfnOutput(stack, jsii.String("GitHubTokenSecretArn"), &awscdk.CfnOutputProps{
-			Value: token.SecretArn(), Description: jsii.String("secret for a GitHub token (private repositories)"),
+			Value: token.SecretArn(), Description: jsii.String("secret for a GitHub token (private repositories, redelivery)"),
 		})
 	}
+	if r := p.cfg.Redelivery; r != nil && token != nil {
+		newRedeliver(scope, p, rt, token, url.Url())
+	}
+}
+
+// newRedeliver is the scheduled function that redelivers the webhook's failed
+// deliveries (GitHub never does by itself), in the routed repositories.
+func newRedeliver(scope constructs.Construct, p *triggersProps, rt *routeTable, token awssecretsmanager.ISecret, webhookURL *string) {
+	r := p.cfg.Redelivery
+	var repos []*string
+	for _, route := range rt.Table.Routes {
+		repos = append(repos, jsii.String(route.GitHub.Repository))
+	}
+	env := map[string]*string{
+		"GITHUB_TOKEN_SECRET_ARN": token.SecretArn(),
+		"WEBHOOK_URL":             webhookURL,
+		"GITHUB_REPOSITORIES":     jsii.String(strings.Join(dedupe(repos), ",")),
+		"MAX_ATTEMPTS":            jsii.String(fmt.Sprint(r.MaxAttempts)),
+		"LOOKBACK_HOURS":          jsii.String(fmt.Sprint(r.LookbackHours)),
+	}
+	if p.cfg.GitHubAPIURL != "" {
+		env["GITHUB_API_URL"] = jsii.String(p.cfg.GitHubAPIURL)
+	}
+	fn, _ := baseFunction(scope, "GHRedeliver", p, p.redeliverAsset, &awslambda.FunctionProps{
+		Description: jsii.String(fmt.Sprintf("pipebridge GHRedeliver: failed webhook deliveries, every %d min, at most %d times each", r.EveryMinutes, r.MaxAttempts)),
+		Timeout:     awscdk.Duration_Seconds(jsii.Number(120)),
+		Environment: &env,
+		// A failed run is retried by the next one: no Lambda retries on top.
+		RetryAttempts: jsii.Number(0),
+	})
+	token.GrantRead(fn, nil)
+	awsevents.NewRule(scope, jsii.String("GHRedeliverSchedule"), &awsevents.RuleProps{
+		Description: jsii.String("pipebridge: look for failed webhook deliveries to redeliver"),
+		Schedule:    awsevents.Schedule_Rate(awscdk.Duration_Minutes(jsii.Number(float64(r.EveryMinutes)))),
+		Targets:     &[]awsevents.IRuleTarget{awseventstargets.NewLambdaFunction(fn, &awseventstargets.LambdaFunctionProps{RetryAttempts: jsii.Number(0)})},
+	})
 }

@@ -8,6 +8,9 @@ import (
 
 	"github.com/rhysd/actionlint"
 	"gopkg.in/yaml.v3"
+
+	"github.com/pipebridge/pipebridge/cdk/config"
+	"github.com/pipebridge/pipebridge/internal/routes"
 )
 
 // The example workflow must pass actionlint, and must ask for an OIDC token
@@ -72,4 +75,81 @@ func TestActionlintCatchesMistakes(t *testing.T) {
 	if len(errs) == 0 {
 		t.Fatal("actionlint accepted a reference to an undefined step")
 	}
+}
+
+// The tags the example workflow pushes deploy through a route of the example
+// config, from the app whose push role the workflow's job can assume.
+func TestExampleWorkflowTagsAreRouted(t *testing.T) {
+	data, err := os.ReadFile("../examples/github-actions/push-image.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wf struct {
+		On struct {
+			Push struct{ Tags []string }
+		} `yaml:"on"`
+		Jobs map[string]struct {
+			Environment string
+			Steps       []struct {
+				Env map[string]string
+			}
+		}
+	}
+	if err := yaml.Unmarshal(data, &wf); err != nil {
+		t.Fatal(err)
+	}
+	job := wf.Jobs["push"]
+	if len(wf.On.Push.Tags) == 0 || job.Environment == "" {
+		t.Fatalf("the workflow should run on tag pushes from a deployment environment: %+v", wf)
+	}
+	pushesRefName := false
+	for _, st := range job.Steps {
+		if st.Env["TAG"] == "${{ github.ref_name }}" {
+			pushesRefName = true
+		}
+	}
+	if !pushesRefName {
+		t.Fatalf("the workflow does not tag the image with the pushed tag (github.ref_name)")
+	}
+	cfg, err := config.Load("../pipebridge.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecr, _, err := cfg.RouteTables()
+	if err != nil {
+		t.Fatal(err)
+	}
+	apps := 0
+	for _, a := range cfg.Apps {
+		if a.GitHubActions == nil || a.GitHubActions.Environment != job.Environment {
+			continue
+		}
+		apps++
+		for _, pattern := range wf.On.Push.Tags {
+			// A release tag the pattern admits, as a person would push it.
+			tag := strings.Replace(pattern, "*", "1.2.3", 1)
+			ev := routes.Event{Kind: routes.KindECRPush, ID: "e", Account: cfg.Account, Region: cfg.Region, Repository: a.ECR.Repository,
+				Tag: tag, Digest: "sha256:" + strings.Repeat("a", 64)}
+			if len(routes.Matched(ecr.Select(ev))) == 0 {
+				t.Errorf("the workflow pushes %s:%s; no route of the example config deploys it: %v", a.ECR.Repository, tag, routes.Reasons(ecr.Select(ev)))
+			}
+		}
+	}
+	if apps != 1 {
+		t.Errorf("%d apps trust the workflow's environment %q, want 1", apps, job.Environment)
+	}
+}
+
+// examples/routes.json names only pipelines, variables and source actions that
+// the example config's pipelines declare.
+func TestExampleRoutesFitThePipelines(t *testing.T) {
+	data, err := os.ReadFile("../examples/routes.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	table, err := routes.Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRoutesAgainstPipelines(t, example(t), "examples/routes.json", table)
 }
