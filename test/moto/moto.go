@@ -6,8 +6,9 @@
 // whole process group, and also when the test binary dies (Pdeathsig), so no process
 // is left behind.
 //
-// When moto_server is not on PATH, tests are skipped, except under CI=true, where
-// they fail with a message saying how to install it: CI must never pass by skipping.
+// When moto_server is not on PATH, tests fail with a message saying how to install
+// it: a run must never pass by skipping. Only an explicit opt-out,
+// PIPEBRIDGE_SKIP_EMULATOR_TESTS=1, skips them instead (never under CI=true).
 package moto
 
 import (
@@ -166,8 +167,11 @@ var (
 	sharedErr error
 )
 
+// SkipEnv is the explicit opt-out that lets tests skip when moto_server is missing.
+const SkipEnv = "PIPEBRIDGE_SKIP_EMULATOR_TESTS"
+
 // Shared returns the package's server, starting it on first use, with its state
-// reset. Without moto_server the test is skipped, or fails under CI=true.
+// reset. Without moto_server the test fails, unless SkipEnv=1 is set outside CI.
 func Shared(t testing.TB) *Server {
 	t.Helper()
 	sharedMu.Lock()
@@ -176,10 +180,10 @@ func Shared(t testing.TB) *Server {
 		shared, sharedErr = Start()
 	}
 	if sharedErr != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("AWS emulator: %v", sharedErr)
+		if os.Getenv(SkipEnv) == "1" && os.Getenv("CI") != "true" {
+			t.Skipf("AWS emulator: %v (skipped: %s=1)", sharedErr, SkipEnv)
 		}
-		t.Skipf("AWS emulator: %v", sharedErr)
+		t.Fatalf("AWS emulator: %v (or set %s=1 to skip the emulator tests on purpose)", sharedErr, SkipEnv)
 	}
 	shared.Reset(t)
 	return shared
