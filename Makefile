@@ -57,6 +57,7 @@ bench:
 ## fuzz: each fuzz target for FUZZTIME (default 30s); failures land in testdata/fuzz
 fuzz:
 	$(GO) test ./internal/routes -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/routes -run '^$$' -fuzz '^FuzzSelect$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./lambdas/ecrpush -run '^$$' -fuzz '^FuzzHandle$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./lambdas/ghrelease -run '^$$' -fuzz '^FuzzHandle$$' -fuzztime $(FUZZTIME)
 

@@ -42,7 +42,7 @@ func TestMain(m *testing.M) {
 		if err != nil {
 			panic(err)
 		}
-		for name, pkg := range map[string]string{"ecrpush": "./lambdas/ecrpush", "ghrelease": "./lambdas/ghrelease", "hello": "./test/lambdaruntime/hello"} {
+		for name, pkg := range map[string]string{"ecrpush": "./lambdas/ecrpush", "ghrelease": "./lambdas/ghrelease", "ghredeliver": "./lambdas/ghredeliver", "hello": "./test/lambdaruntime/hello"} {
 			out := filepath.Join(dir, name, "bootstrap")
 			if err := lambdaruntime.Build(root, pkg, out, ""); err != nil {
 				fmt.Fprintln(os.Stderr, err)
@@ -295,7 +295,100 @@ func TestGHReleaseBootstrap(t *testing.T) {
 	if got := ex[0].Request.SourceRevisions[0].RevisionValue; got != commit {
 		t.Errorf("COMMIT_ID %s, want %s (the annotated tag dereferenced through the API)", got, commit)
 	}
-	if ex[0].Request.ClientRequestToken != delivery {
-		t.Errorf("token %s, want the delivery id", ex[0].Request.ClientRequestToken)
+	if tok := ex[0].Request.ClientRequestToken; !strings.HasPrefix(tok, "gh-") || strings.Contains(tok, delivery) {
+		t.Errorf("token %s, want one made from the signed payload", tok)
+	}
+}
+
+// functionURLRequest is a signed delivery of body as a Function URL request.
+func functionURLRequest(t *testing.T, event, id string, body []byte) []byte {
+	m := hmac.New(sha256.New, []byte(webhookSecret))
+	m.Write(body)
+	req, err := json.Marshal(events.LambdaFunctionURLRequest{Version: "2.0", RawPath: "/", Body: string(body), Headers: map[string]string{
+		"content-type": "application/json", "x-github-event": event, "x-github-delivery": id,
+		"x-hub-signature-256": "sha256=" + hex.EncodeToString(m.Sum(nil)),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return req
+}
+
+func answer(t *testing.T, rt *lambdaruntime.Runtime, payload []byte) events.LambdaFunctionURLResponse {
+	t.Helper()
+	res := invoke(t, rt, payload)
+	if res.Err != nil {
+		t.Fatalf("function error %v", res.Err)
+	}
+	var resp events.LambdaFunctionURLResponse
+	if err := json.Unmarshal(res.Payload, &resp); err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+// The built ghrelease, as Lambda runs it: GitHub's published and released
+// deliveries of one release and a replay under a new delivery id start one
+// execution; a release whose tag cannot be a variable answers 422.
+func TestGHReleaseBootstrapDeploysOnce(t *testing.T) {
+	w := newWorld(t)
+	rt := w.start(t, "ghrelease", "PIPEBRIDGE_ROUTES="+ghRoutes, "WEBHOOK_SECRET_ARN="+w.webhookSecretARN(t))
+	read := func(name string) []byte {
+		b, err := os.ReadFile("../../internal/ghevent/testdata/github/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	for i, req := range [][]byte{
+		functionURLRequest(t, "release", "11111111-0000-4000-8000-000000000001", read("release.published.json")),
+		functionURLRequest(t, "release", "11111111-0000-4000-8000-000000000002", read("release.released.json")),
+		functionURLRequest(t, "release", "11111111-0000-4000-8000-000000000003", read("release.published.json")),
+	} {
+		if resp := answer(t, rt, req); resp.StatusCode != 202 {
+			t.Fatalf("delivery %d: %d %s, want 202", i, resp.StatusCode, resp.Body)
+		}
+	}
+	if n := len(w.cp.Executions()); n != 1 {
+		t.Fatalf("%d executions, want 1", n)
+	}
+
+	var rel map[string]any
+	json.Unmarshal(read("release.published.json"), &rel)
+	rel["release"].(map[string]any)["tag_name"] = "v1\n"
+	body, _ := json.Marshal(rel)
+	resp := answer(t, rt, functionURLRequest(t, "release", "11111111-0000-4000-8000-000000000004", body))
+	if resp.StatusCode != 422 || !strings.Contains(resp.Body, "control character U+000A") {
+		t.Fatalf("tag with a newline: %d %s, want 422 naming the control character", resp.StatusCode, resp.Body)
+	}
+}
+
+// The built ghredeliver, as Lambda runs it on its schedule: it reads the token
+// from Secrets Manager, finds the webhook by URL and redelivers the failed
+// delivery; a second run finds it delivered and does nothing.
+func TestGHRedeliverBootstrap(t *testing.T) {
+	w := newWorld(t)
+	out, err := secretsmanager.NewFromConfig(w.srv.Config(t)).CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{
+		Name: aws.String("pipebridge/github-token"), SecretString: aws.String("ghp_integration-token"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const hookURL = "https://abc.lambda-url.us-east-1.on.aws/"
+	hook := w.gh.AddHook("Codertocat/Hello-World", hookURL)
+	failed := w.gh.AddDelivery(hook, githubapi.Delivery{GUID: "g-1", DeliveredAt: time.Now().Add(-time.Minute).UTC(), StatusCode: 502, Event: "release", Action: "published"})
+	w.gh.AddDelivery(hook, githubapi.Delivery{GUID: "g-2", DeliveredAt: time.Now().Add(-time.Minute).UTC(), StatusCode: 401, Event: "release"})
+	rt := w.start(t, "ghredeliver", "GITHUB_TOKEN_SECRET_ARN="+aws.ToString(out.ARN), "WEBHOOK_URL="+hookURL, "GITHUB_REPOSITORIES=Codertocat/Hello-World")
+	scheduled := []byte(`{"version":"0","id":"53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa","detail-type":"Scheduled Event","source":"aws.events","account":"123456789012","time":"2026-11-23T10:00:00Z","region":"us-east-1","resources":["arn:aws:events:us-east-1:123456789012:rule/redeliver"],"detail":{}}`)
+	for range 2 {
+		if res := invoke(t, rt, scheduled); res.Err != nil {
+			t.Fatalf("run: %v", res.Err)
+		}
+	}
+	if got := w.gh.Redelivered(); len(got) != 1 || got[0] != failed {
+		t.Fatalf("redelivered %v, want [%d] once", got, failed)
+	}
+	if strings.Contains(rt.Logs(), "ghp_integration-token") {
+		t.Errorf("the token is in the log")
 	}
 }
