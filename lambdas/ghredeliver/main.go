@@ -34,6 +34,8 @@ import (
 )
 
 func main() {
+	// aws-lambda-go reports a failed invocation through the standard logger too;
+	// without its date prefix that line is JSON like every other line.
 	stdlog.SetFlags(0)
 	log := lambdacontext.NewLogger()
 	r, err := setup(context.Background(), os.Getenv)
