@@ -52,7 +52,7 @@ demo: synth
 
 ## bench: benchmarks, each measured side by side with its baseline in one run
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./buildtools/ ./test/lambdas/
+	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./buildtools/ ./test/lambdas/ ./lambdas/ecrpush/ ./lambdas/ghrelease/
 
 ## fuzz: each fuzz target for FUZZTIME (default 30s); failures land in testdata/fuzz
 fuzz:

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/pipebridge/pipebridge/internal/atomicfile"
+	"github.com/pipebridge/pipebridge/internal/names"
 )
 
 const credsUsage = `
@@ -53,7 +54,6 @@ const (
 )
 
 var (
-	roleARNRE     = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}$`)
 	sessionNameRE = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
 	profileRE     = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
 )
@@ -75,7 +75,7 @@ func runCreds(ctx context.Context, c *cli, args []string) error {
 	switch {
 	case *roleARN == "":
 		return usagef("--role-arn is required (or set BUILD_SECRETS_ROLE_ARN)")
-	case !roleARNRE.MatchString(*roleARN):
+	case names.RoleARN(*roleARN) != nil:
 		return usagef("--role-arn %q is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)", *roleARN)
 	case *output == "":
 		return usagef("--output is required: the credentials go to a file, never to the terminal")

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/pipebridge/pipebridge/internal/atomicfile"
 	"github.com/pipebridge/pipebridge/internal/imageref"
+	"github.com/pipebridge/pipebridge/internal/names"
 )
 
 const imagedefsUsage = `
@@ -50,7 +50,6 @@ Examples:
 const maxArtifactSize = 100 * 1024
 
 // ECS's container name constraint.
-var containerNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
 
 type imageDefinition struct {
 	Name     string `json:"name"`
@@ -213,7 +212,7 @@ func parseContainers(specs []string, sourceDetail string) ([]containerImage, err
 		if !utf8.ValidString(spec) {
 			return nil, usagef("--container %q is not valid UTF-8", spec)
 		}
-		if !containerNameRE.MatchString(name) {
+		if names.ECSName(name) != nil {
 			return nil, usagef("--container %q: container name %q must be 1-255 letters, digits, '-' or '_' (as in the task definition)", spec, name)
 		}
 		if seen[name] {

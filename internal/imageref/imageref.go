@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/pipebridge/pipebridge/internal/names"
 )
 
 // Ref is a parsed ECR image reference.
@@ -28,9 +30,6 @@ var (
 	// The private ECR registry host, including FIPS endpoints and the China and
 	// GovCloud partitions.
 	registryRE = regexp.MustCompile(`^([0-9]{12})\.dkr\.ecr(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$`)
-	// ECR's documented repository name pattern.
-	repoRE   = regexp.MustCompile(`^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$`)
-	tagRE    = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
 	digestRE = regexp.MustCompile(`^sha256:[a-f0-9]{64}$`)
 )
 
@@ -63,13 +62,13 @@ func Parse(s string) (Ref, error) {
 	if c := strings.LastIndex(path, ":"); c >= 0 && !strings.Contains(path[c:], "/") {
 		r.Tag = path[c+1:]
 		path = path[:c]
-		if !tagRE.MatchString(r.Tag) {
-			return r, fmt.Errorf("image %q: tag %q is not a valid image tag (letters, digits, '_', '.', '-'; at most 128 characters)", s, r.Tag)
+		if err := names.ImageTag(r.Tag); err != nil {
+			return r, fmt.Errorf("image %q: tag %w", s, err)
 		}
 	}
 	r.Repository = path
-	if len(path) < 2 || len(path) > 256 || !repoRE.MatchString(path) {
-		return r, fmt.Errorf("image %q: repository name %q is not a valid ECR repository name", s, path)
+	if err := names.ECRRepository(path); err != nil {
+		return r, fmt.Errorf("image %q: repository name %w", s, err)
 	}
 	if r.Tag == "" && r.Digest == "" {
 		return r, fmt.Errorf("image %q has neither a tag nor a digest: add :TAG or @sha256:DIGEST (pipebridge never assumes \"latest\")", s)

@@ -52,7 +52,7 @@ func TestParseErrors(t *testing.T) {
 		{"ecr public", "public.ecr.aws/nginx/nginx:1", "not a private Amazon ECR registry"},
 		{"no registry", "web:1", "no registry host"},
 		{"short digest", "123456789012.dkr.ecr.us-east-1.amazonaws.com/web@sha256:abc", "is not of the form sha256"},
-		{"bad tag", "123456789012.dkr.ecr.us-east-1.amazonaws.com/web:-x", `tag "-x" is not a valid image tag`},
+		{"bad tag", "123456789012.dkr.ecr.us-east-1.amazonaws.com/web:-x", `tag "-x": not a valid image tag`},
 		{"upper-case repo", "123456789012.dkr.ecr.us-east-1.amazonaws.com/Web:1", "not a valid ECR repository name"},
 	}
 	for _, tt := range tests {
