@@ -30,7 +30,7 @@ var (
 	// The private ECR registry host, including FIPS endpoints and the China and
 	// GovCloud partitions.
 	registryRE = regexp.MustCompile(`^([0-9]{12})\.dkr\.ecr(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$`)
-	digestRE = regexp.MustCompile(`^sha256:[a-f0-9]{64}$`)
+	digestRE   = regexp.MustCompile(`^sha256:[a-f0-9]{64}$`)
 )
 
 // Parse parses s. It requires a tag, a digest or both.
