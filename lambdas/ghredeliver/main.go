@@ -27,8 +27,8 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/google/go-github/v90/github"
 
+	"github.com/pipebridge/pipebridge/internal/ghclient"
 	"github.com/pipebridge/pipebridge/internal/lambdaenv"
 	"github.com/pipebridge/pipebridge/internal/names"
 )
@@ -106,16 +106,9 @@ func setup(ctx context.Context, getenv func(string) string) (*redeliverer, error
 	if err != nil {
 		return nil, err
 	}
-	opts := []github.ClientOptionsFunc{github.WithTimeout(10 * time.Second), github.WithAuthToken(token)}
-	if base := getenv("GITHUB_API_URL"); base != "" {
-		if !strings.HasSuffix(base, "/") {
-			base += "/"
-		}
-		opts = append(opts, github.WithURLs(&base, nil))
-	}
-	gh, err := github.NewClient(opts...)
+	gh, err := ghclient.New(getenv("GITHUB_API_URL"), token, 10*time.Second)
 	if err != nil {
-		return nil, fmt.Errorf("GitHub client: %w", err)
+		return nil, err
 	}
 	r.hooks = gh.Repositories
 	return r, nil

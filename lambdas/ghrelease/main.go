@@ -11,7 +11,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	stdlog "log"
 	"net/http"
 	"os"
@@ -28,6 +27,7 @@ import (
 	"github.com/google/go-github/v90/github"
 
 	"github.com/pipebridge/pipebridge/internal/dispatch"
+	"github.com/pipebridge/pipebridge/internal/ghclient"
 	"github.com/pipebridge/pipebridge/internal/lambdaenv"
 )
 
@@ -92,23 +92,17 @@ func setup(ctx context.Context, getenv func(string) string) (*handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := []github.ClientOptionsFunc{github.WithTimeout(3 * time.Second)}
+	var token string
 	if tokenARN := getenv("GITHUB_TOKEN_SECRET_ARN"); tokenARN != "" {
 		tok, err := newSecret(ctx, sm, tokenARN)
 		if err != nil {
 			return nil, err
 		}
-		opts = append(opts, github.WithAuthToken(strings.TrimSpace(string(tok.get()))))
+		token = strings.TrimSpace(string(tok.get()))
 	}
-	if base := getenv("GITHUB_API_URL"); base != "" {
-		if !strings.HasSuffix(base, "/") {
-			base += "/"
-		}
-		opts = append(opts, github.WithURLs(&base, nil))
-	}
-	gh, err := github.NewClient(opts...)
+	gh, err := ghclient.New(getenv("GITHUB_API_URL"), token, 3*time.Second)
 	if err != nil {
-		return nil, fmt.Errorf("GitHub client: %w", err)
+		return nil, err
 	}
 	return &handler{
 		routes:    table,
