@@ -262,6 +262,17 @@ func perPage(r *http.Request) int {
 	return min(n, 100)
 }
 
+// linkNext sets the Link header GitHub sends when another page follows: the
+// request's URL with the next page's key (page or cursor) and per_page.
+func (s *Server) linkNext(w http.ResponseWriter, r *http.Request, key, value string, size int) {
+	u := *r.URL
+	q := u.Query()
+	q.Set(key, value)
+	q.Set("per_page", strconv.Itoa(size))
+	u.RawQuery = q.Encode()
+	w.Header().Set("Link", fmt.Sprintf(`<%s%s>; rel="next"`, strings.TrimSuffix(s.URL, "/"), u.RequestURI()))
+}
+
 func (s *Server) listHooks(w http.ResponseWriter, r *http.Request) {
 	if !s.hookGate(w, r) {
 		return
@@ -275,12 +286,7 @@ func (s *Server) listHooks(w http.ResponseWriter, r *http.Request) {
 	start := min((page-1)*size, len(hooks))
 	end := min(start+size, len(hooks))
 	if end < len(hooks) {
-		u := *r.URL
-		q := u.Query()
-		q.Set("page", strconv.Itoa(page+1))
-		q.Set("per_page", strconv.Itoa(size))
-		u.RawQuery = q.Encode()
-		w.Header().Set("Link", fmt.Sprintf(`<%s%s>; rel="next"`, s.URL[:len(s.URL)-1], u.RequestURI()))
+		s.linkNext(w, r, "page", strconv.Itoa(page+1), size)
 	}
 	out := []map[string]any{}
 	for _, h := range hooks[start:end] {
@@ -331,12 +337,7 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) {
 	}
 	end := min(start+perPage(r), len(all))
 	if end < len(all) {
-		u := *r.URL
-		q := u.Query()
-		q.Set("cursor", strconv.FormatInt(all[end].ID, 10))
-		q.Set("per_page", strconv.Itoa(perPage(r)))
-		u.RawQuery = q.Encode()
-		w.Header().Set("Link", fmt.Sprintf(`<%s%s>; rel="next"`, s.URL[:len(s.URL)-1], u.RequestURI()))
+		s.linkNext(w, r, "cursor", strconv.FormatInt(all[end].ID, 10), perPage(r))
 	}
 	writeJSON(w, all[start:end])
 }
