@@ -67,6 +67,7 @@ type ecrImagesAPI interface {
 
 type taskDefAPI interface {
 	DescribeTaskDefinition(ctx context.Context, in *ecs.DescribeTaskDefinitionInput, optFns ...func(*ecs.Options)) (*ecs.DescribeTaskDefinitionOutput, error)
+	DescribeServices(ctx context.Context, in *ecs.DescribeServicesInput, optFns ...func(*ecs.Options)) (*ecs.DescribeServicesOutput, error)
 }
 
 type containerImage struct {
@@ -82,6 +83,7 @@ func runImagedefs(ctx context.Context, c *cli, args []string) error {
 	detailOut := fs.String("image-detail", "", "also write the blue/green imageDetail.json to `FILE` (needs exactly one container)")
 	sourceDetail := fs.String("source-image-detail", "", "read the image of NAME-only containers from this ECR source action `FILE` (imageDetail.json)")
 	taskDef := fs.String("task-definition", "", "check every container name exists in this task definition `FAMILY[:REVISION]`")
+	service := fs.String("service", "", "check every container name exists in the task definition that `CLUSTER/SERVICE` runs now (what the ECS deploy action starts from)")
 	pin := fs.Bool("pin", true, "pin images by digest; --pin=false keeps the tag (the tag is still checked in ECR)")
 	if err := fs.parse(args); err != nil {
 		return err
@@ -96,7 +98,15 @@ func runImagedefs(ctx context.Context, c *cli, args []string) error {
 	if *detailOut != "" {
 		outputs = append(outputs, *detailOut)
 	}
-	err := imagedefs(ctx, c, []string(containers), *sourceDetail, *taskDef, *pin, *output, *detailOut)
+	var err error
+	switch {
+	case *taskDef != "" && *service != "":
+		err = usagef("give --task-definition or --service, not both")
+	case *service != "" && strings.Count(*service, "/") != 1:
+		err = usagef("--service %q: want CLUSTER/SERVICE", *service)
+	default:
+		err = imagedefs(ctx, c, []string(containers), *sourceDetail, *taskDef, *service, *pin, *output, *detailOut)
+	}
 	if err != nil {
 		for _, p := range outputs {
 			if rmErr := os.Remove(p); rmErr == nil {
@@ -107,7 +117,7 @@ func runImagedefs(ctx context.Context, c *cli, args []string) error {
 	return err
 }
 
-func imagedefs(ctx context.Context, c *cli, specs []string, sourceDetail, taskDef string, pin bool, output, detailOut string) error {
+func imagedefs(ctx context.Context, c *cli, specs []string, sourceDetail, taskDef, service string, pin bool, output, detailOut string) error {
 	if len(specs) == 0 {
 		var err error
 		if specs, err = containersFromEnv(c.getenv); err != nil {
@@ -128,6 +138,11 @@ func imagedefs(ctx context.Context, c *cli, specs []string, sourceDetail, taskDe
 	cfg, err := c.loadAWS(ctx)
 	if err != nil {
 		return err
+	}
+	if service != "" {
+		if taskDef, err = serviceTaskDefinition(ctx, ecs.NewFromConfig(cfg), service); err != nil {
+			return err
+		}
 	}
 	if taskDef != "" {
 		if err := checkTaskDefinition(ctx, ecs.NewFromConfig(cfg), taskDef, images); err != nil {
@@ -306,6 +321,23 @@ func resolveDigest(ctx context.Context, client ecrImagesAPI, region string, ref 
 	}
 	ref.Digest = digest
 	return ref, nil
+}
+
+// serviceTaskDefinition is the task definition CLUSTER/SERVICE runs now: the
+// one CodePipeline's ECS action copies with the new images.
+func serviceTaskDefinition(ctx context.Context, client taskDefAPI, service string) (string, error) {
+	cluster, name, _ := strings.Cut(service, "/")
+	out, err := client.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String(cluster), Services: []string{name}})
+	if err != nil {
+		return "", fmt.Errorf("describe service %s: %w", service, explainAWS(err))
+	}
+	for _, f := range out.Failures {
+		return "", fmt.Errorf("service %s: %s (check the environment's cluster and service in the config)", service, aws.ToString(f.Reason))
+	}
+	if len(out.Services) == 0 || aws.ToString(out.Services[0].TaskDefinition) == "" {
+		return "", fmt.Errorf("service %s not found in cluster %s (check the environment's cluster and service in the config)", name, cluster)
+	}
+	return aws.ToString(out.Services[0].TaskDefinition), nil
 }
 
 func checkTaskDefinition(ctx context.Context, client taskDefAPI, taskDef string, images []containerImage) error {

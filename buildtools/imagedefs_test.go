@@ -214,3 +214,34 @@ func TestImagedefsOutputOverLimit(t *testing.T) {
 	r.want(t, 1, "CodePipeline accepts at most 102400")
 	assertDirHolds(t, dir)
 }
+
+// --service checks against the task definition the service runs now, the one
+// CodePipeline's ECS action copies.
+func TestImagedefsServiceCheck(t *testing.T) {
+	srv := moto.Shared(t)
+	img := pushImage(t, srv, "web", "abc123", "web-1")
+	client := ecs.NewFromConfig(srv.Config(t))
+	if _, err := client.CreateCluster(t.Context(), &ecs.CreateClusterInput{ClusterName: aws.String("prod")}); err != nil {
+		t.Fatal(err)
+	}
+	td, err := client.RegisterTaskDefinition(t.Context(), &ecs.RegisterTaskDefinitionInput{
+		Family:               aws.String("shop"),
+		ContainerDefinitions: []ecstypes.ContainerDefinition{{Name: aws.String("app"), Image: aws.String("x"), Memory: aws.Int32(128)}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.CreateService(t.Context(), &ecs.CreateServiceInput{
+		Cluster: aws.String("prod"), ServiceName: aws.String("shop"), TaskDefinition: td.TaskDefinition.TaskDefinitionArn, DesiredCount: aws.Int32(0),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "imagedefinitions.json")
+	runCLI(t, srv, nil, "imagedefs", "--container", "app="+img.tagged(), "--service", "prod/shop", "--output", out).want(t, 0)
+	runCLI(t, srv, nil, "imagedefs", "--container", "web="+img.tagged(), "--service", "prod/shop", "--output", out).
+		want(t, 1, "has no container named web", "its containers are: app")
+	runCLI(t, srv, nil, "imagedefs", "--container", "app="+img.tagged(), "--service", "prod/nope", "--output", out).
+		want(t, 1, "service prod/nope", "check the environment's cluster and service")
+	runCLI(t, srv, nil, "imagedefs", "--container", "app="+img.tagged(), "--service", "shop", "--output", out).
+		want(t, 2, `--service "shop": want CLUSTER/SERVICE`)
+}

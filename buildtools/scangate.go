@@ -65,6 +65,18 @@ type gate struct {
 	interval  time.Duration
 	startScan bool
 	log       io.Writer
+	// clock for progress lines; time.Now unless a test sets it
+	clock func() time.Time
+}
+
+// progressEvery is how often scan-gate says it is still waiting.
+const progressEvery = 30 * time.Second
+
+func (g *gate) now() time.Time {
+	if g.clock != nil {
+		return g.clock()
+	}
+	return time.Now()
 }
 
 func runScanGate(ctx context.Context, c *cli, args []string) error {
@@ -76,10 +88,22 @@ func runScanGate(ctx context.Context, c *cli, args []string) error {
 	interval := fs.Duration("interval", 5*time.Second, "how often to poll ECR while waiting")
 	startScan := fs.Bool("start-scan", false, "start a basic scan if none exists (for repositories without scan on push)")
 	allowUndefined := fs.Bool("allow-undefined", false, "let findings of undefined severity (UNDEFINED, UNTRIAGED, unrecognised) pass")
+	var ignoreNames multiFlag
+	fs.Var(&ignoreNames, "ignore-finding", "finding `NAME` to ignore (a CVE id); repeatable")
+	sourceDetail := fs.String("source-image-detail", "", "check the image in this ECR source action `FILE` (imageDetail.json) instead of --image")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
-	if *image == "" {
+	switch {
+	case *image != "" && *sourceDetail != "":
+		return usagef("give --image or --source-image-detail, not both")
+	case *sourceDetail != "":
+		uri, err := readSourceImageDetail(*sourceDetail)
+		if err != nil {
+			return err
+		}
+		*image = uri
+	case *image == "":
 		return usagef("--image is required")
 	}
 	ref, err := imageref.Parse(*image)
@@ -99,6 +123,9 @@ func runScanGate(ctx context.Context, c *cli, args []string) error {
 		if ignore, err = readIgnoreFile(*ignorePath); err != nil {
 			return err
 		}
+	}
+	for _, n := range ignoreNames {
+		ignore[n] = true
 	}
 	cfg, err := c.loadAWS(ctx)
 	if err != nil {
@@ -179,6 +206,8 @@ func (g *gate) wait(ctx context.Context, ref imageref.Ref) ([]finding, error) {
 	defer cancel()
 	started := false
 	last := "not started"
+	begun := g.now()
+	nextProgress := begun.Add(progressEvery)
 	for {
 		findings, status, err := g.findings(ctx, ref)
 		var notFound *ecrtypes.ScanNotFoundException
@@ -207,6 +236,12 @@ func (g *gate) wait(ctx context.Context, ref imageref.Ref) ([]finding, error) {
 			default:
 				return nil, fmt.Errorf("scan of %s ended with status %s: the image cannot pass the gate without a completed scan", ref.Pinned(), status)
 			}
+		}
+		if now := g.now(); !now.Before(nextProgress) {
+			// A build log that says nothing for minutes looks hung.
+			fmt.Fprintf(g.log, "pipebridge scan-gate: waiting for the scan of %s: %s, %s elapsed of %s\n",
+				ref.Pinned(), last, now.Sub(begun).Round(time.Second), g.timeout)
+			nextProgress = now.Add(progressEvery)
 		}
 		select {
 		case <-ctx.Done():

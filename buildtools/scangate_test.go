@@ -3,8 +3,13 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
+
+	"github.com/pipebridge/pipebridge/internal/imageref"
 	"github.com/pipebridge/pipebridge/internal/severity"
 	"github.com/pipebridge/pipebridge/test/moto"
 )
@@ -132,5 +137,45 @@ func TestScanGateFailsClosed(t *testing.T) {
 			args := append([]string{"scan-gate", "--image", img.tagged(), "--start-scan", "--interval", "50ms", "--timeout", "10s"}, tt.args...)
 			runCLI(t, srv, nil, args...).want(t, tt.code, tt.want)
 		})
+	}
+}
+
+// The flags the CDK app passes: ignores by name, and the image from the ECR
+// source action's imageDetail.json.
+func TestScanGateConfigFlags(t *testing.T) {
+	srv := moto.Shared(t)
+	img := pushImage(t, srv, "web", "abc123", "web-1")
+	srv.SetScanResult(t, img.repo, img.digest, "COMPLETE", []map[string]any{{"name": "CVE-2026-0001", "severity": "HIGH"}})
+	detail := filepath.Join(t.TempDir(), "imageDetail.json")
+	os.WriteFile(detail, []byte(`{"ImageDigest":"`+img.digest+`","RepositoryName":"web","ImageURI":"`+img.pinned()+`","ImageTags":["abc123"]}`), 0o644)
+	base := []string{"scan-gate", "--source-image-detail", detail, "--start-scan", "--interval", "50ms", "--timeout", "5s"}
+	runCLI(t, srv, nil, append(base, "--severity", "HIGH")...).want(t, 1, "HIGH      CVE-2026-0001", "FAIL: 1 finding(s)")
+	runCLI(t, srv, nil, append(base, "--severity", "HIGH", "--ignore-finding", "CVE-2026-0001")...).want(t, 0, "ignored", "PASS")
+	runCLI(t, srv, nil, "scan-gate", "--image", img.tagged(), "--source-image-detail", detail).want(t, 2, "not both")
+}
+
+// While it waits, scan-gate says so every 30 seconds of the clock.
+func TestScanGateProgress(t *testing.T) {
+	srv := moto.Shared(t)
+	img := pushImage(t, srv, "web", "abc123", "web-1")
+	srv.SetScanResult(t, img.repo, img.digest, "IN_PROGRESS", nil)
+	ref, err := imageref.Parse(img.pinned())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log strings.Builder
+	clock := time.Unix(0, 0)
+	g := &gate{client: ecr.NewFromConfig(srv.Config(t)), timeout: 500 * time.Millisecond, interval: 20 * time.Millisecond, log: &log,
+		clock: func() time.Time { clock = clock.Add(10 * time.Second); return clock }}
+	if _, err := g.wait(t.Context(), ref); err == nil || !strings.Contains(err.Error(), "failing closed") {
+		t.Fatalf("wait = %v, want a timeout", err)
+	}
+	lines := strings.Count(log.String(), "pipebridge scan-gate: waiting for the scan of "+ref.Pinned()+": ")
+	// The clock moves 10 s a poll: a line every third poll, never every poll.
+	if polls := int(clock.Unix() / 10); lines == 0 || lines > polls/3+1 {
+		t.Errorf("%d progress lines over %d polls:\n%s", lines, polls, log.String())
+	}
+	if !strings.Contains(log.String(), "elapsed of 500ms") {
+		t.Errorf("progress lines do not say the timeout:\n%s", log.String())
 	}
 }

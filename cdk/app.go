@@ -11,7 +11,9 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecr"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -24,15 +26,26 @@ import (
 // action watches a tag that nobody pushes.
 const unpushedTag = "pipebridge-started-by-lambda"
 
-// app is one application's constructs.
+// app is one application's constructs: its repository, and its own artifact
+// bucket and KMS key, which no other app's role can reach.
 type app struct {
+	cfg        *config.App
+	scope      constructs.Construct
 	repository awsecr.IRepository
+	key        awskms.IKey
+	artifacts  awss3.IBucket
 	pipelines  []string
 }
 
 func newApp(stack awscdk.Stack, a *config.App, s *shared) *app {
 	scope := constructs.NewConstruct(stack, jsii.String(cfnID(a.Name)))
-	out := &app{repository: newRepository(scope, a)}
+	out := &app{cfg: a, scope: scope, repository: newRepository(scope, "Repository", a.ECR.Repository, a)}
+	out.key = awskms.NewKey(scope, jsii.String("Key"), &awskms.KeyProps{
+		Description:       jsii.String("pipebridge: " + a.Name + "'s pipeline artifacts and build outputs"),
+		EnableKeyRotation: jsii.Bool(true),
+		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
+	})
+	out.artifacts = newArtifactBucket(scope, a.Name, out.key, s.accessLogs)
 	awscdk.NewCfnOutput(stack, jsii.String(cfnID(a.Name)+"RepositoryUri"), &awscdk.CfnOutputProps{
 		Value: out.repository.RepositoryUri(), Description: jsii.String(a.Name + ": ECR repository URI"),
 	})
@@ -42,24 +55,35 @@ func newApp(stack awscdk.Stack, a *config.App, s *shared) *app {
 		e := &a.Environments[j]
 		if e.Trigger.On == "image" {
 			if imagedefs == nil {
-				imagedefs = newImagedefsProject(scope, a, s, out.repository)
+				imagedefs = out.newImagedefsProject(scope, s)
 			}
 		} else if build == nil {
-			build = newBuildProject(scope, a, s, out.repository)
+			build = out.newBuildProject(scope, s)
 		}
-		out.pipelines = append(out.pipelines, newPipeline(scope, a, e, s, out.repository, build, imagedefs))
+		out.pipelines = append(out.pipelines, out.newPipeline(scope, e, s, build, imagedefs))
 	}
 	return out
 }
 
+// pushRepository is the repository the GitHub Actions push role writes to: the
+// app's own, or, when the app builds and does not trust pushed images, one of
+// its own that no build reads (config.App.PushRepository).
+func (ap *app) pushRepository() awsecr.IRepository {
+	name := ap.cfg.PushRepository()
+	if name == ap.cfg.ECR.Repository {
+		return ap.repository
+	}
+	return newRepository(ap.scope, "PushRepository", name, &config.App{ECR: config.ECR{KeepImages: ap.cfg.ECR.KeepImages}})
+}
+
 // newRepository creates the app's repository (immutable tags, scan on push,
 // encrypted, with a lifecycle policy) or imports an existing one.
-func newRepository(scope constructs.Construct, a *config.App) awsecr.IRepository {
+func newRepository(scope constructs.Construct, id, name string, a *config.App) awsecr.IRepository {
 	if a.ECR.Import {
-		return awsecr.Repository_FromRepositoryName(scope, jsii.String("Repository"), jsii.String(a.ECR.Repository))
+		return awsecr.Repository_FromRepositoryName(scope, jsii.String(id), jsii.String(name))
 	}
-	repo := awsecr.NewRepository(scope, jsii.String("Repository"), &awsecr.RepositoryProps{
-		RepositoryName:     jsii.String(a.ECR.Repository),
+	repo := awsecr.NewRepository(scope, jsii.String(id), &awsecr.RepositoryProps{
+		RepositoryName:     jsii.String(name),
 		ImageTagMutability: awsecr.TagMutability_IMMUTABLE,
 		ImageScanOnPush:    jsii.Bool(true),
 		Encryption:         awsecr.RepositoryEncryption_AES_256(),
@@ -89,7 +113,10 @@ func buildLogs(scope constructs.Construct, id string, s *shared) awslogs.LogGrou
 }
 
 // newBuildProject runs buildspec.yml: build, push, scan gate, imagedefinitions.json.
-func newBuildProject(scope constructs.Construct, a *config.App, s *shared, repo awsecr.IRepository) awscodebuild.PipelineProject {
+// Per-environment settings (the service to check, the scan gate) come from the
+// pipeline's build action.
+func (ap *app) newBuildProject(scope constructs.Construct, s *shared) awscodebuild.PipelineProject {
+	a, repo := ap.cfg, ap.repository
 	env := map[string]*awscodebuild.BuildEnvironmentVariable{
 		"REPOSITORY_URI":     {Value: repo.RepositoryUri()},
 		"CONTAINER_NAME":     {Value: jsii.String(a.Containers[0])},
@@ -108,12 +135,17 @@ func newBuildProject(scope constructs.Construct, a *config.App, s *shared, repo 
 			Privileged:  jsii.Bool(true), // docker buildx needs the Docker daemon
 		},
 		EnvironmentVariables: &env,
-		EncryptionKey:        s.key,
+		EncryptionKey:        ap.key,
 		Timeout:              awscdk.Duration_Minutes(jsii.Number(60)),
 		Logging:              &awscodebuild.LoggingOptions{CloudWatch: &awscodebuild.CloudWatchLoggingOptions{LogGroup: buildLogs(scope, "Build", s)}},
 	})
-	repo.GrantPullPush(p)
-	suppressBuildProject(p)
+	ap.suppressProject(p)
+	p.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid: jsii.String("PushPullOneRepository"),
+		Actions: jsii.Strings("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer",
+			"ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage"),
+		Resources: jsii.Strings(*repo.RepositoryArn()),
+	}))
 	p.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:       jsii.String("ScanGateAndDigests"),
 		Actions:   jsii.Strings("ecr:DescribeImages", "ecr:DescribeImageScanFindings", "ecr:StartImageScan"),
@@ -126,14 +158,16 @@ func newBuildProject(scope constructs.Construct, a *config.App, s *shared, repo 
 			Resources: jsii.Strings(a.BuildSecretsRoleARN),
 		}))
 	}
-	s.cli.GrantRead(p)
+	ap.grantBuildCommon(scope, "Build", p, s, func(e *config.Environment) bool { return e.Trigger.On != "image" })
 	return p
 }
 
 // newImagedefsProject turns an ECR source action's imageDetail.json into the
-// deploy artifact. An image pipeline has no application source to build the CLI
-// from, so the project downloads it: the same binary, uploaded as an asset.
-func newImagedefsProject(scope constructs.Construct, a *config.App, s *shared, repo awsecr.IRepository) awscodebuild.PipelineProject {
+// deploy artifact, after the scan gate. An image pipeline has no application
+// source to build the CLI from, so the project downloads it: the same binary,
+// uploaded as an asset.
+func (ap *app) newImagedefsProject(scope constructs.Construct, s *shared) awscodebuild.PipelineProject {
+	a, repo := ap.cfg, ap.repository
 	spec := map[string]any{
 		"version": "0.2",
 		"phases": map[string]any{
@@ -141,7 +175,8 @@ func newImagedefsProject(scope constructs.Construct, a *config.App, s *shared, r
 				`aws s3 cp "$PIPEBRIDGE_CLI_URL" /usr/local/bin/pipebridge && chmod 0755 /usr/local/bin/pipebridge`,
 			}},
 			"build": map[string]any{"commands": []any{
-				`pipebridge imagedefs --container "$CONTAINER_NAME" --source-image-detail "$CODEBUILD_SRC_DIR/imageDetail.json" --output imagedefinitions.json`,
+				`if [ "${SCAN_GATE:-on}" = off ]; then echo "scan gate off for this environment (scanGate: {off: true} in the config)"; else pipebridge scan-gate --source-image-detail "$CODEBUILD_SRC_DIR/imageDetail.json" ${SCAN_GATE_FLAGS:-}; fi`,
+				`pipebridge imagedefs --container "$CONTAINER_NAME" --source-image-detail "$CODEBUILD_SRC_DIR/imageDetail.json" ${ECS_SERVICE:+--service "$ECS_SERVICE"} --output imagedefinitions.json`,
 			}},
 		},
 		"artifacts": map[string]any{"files": []any{"imagedefinitions.json"}},
@@ -152,40 +187,83 @@ func newImagedefsProject(scope constructs.Construct, a *config.App, s *shared, r
 	}
 	p := awscodebuild.NewPipelineProject(scope, jsii.String("Imagedefs"), &awscodebuild.PipelineProjectProps{
 		ProjectName: jsii.String(a.Name + "-imagedefs"),
-		Description: jsii.String("pipebridge: pin the pushed image of " + a.Name + " for the ECS deploy"),
+		Description: jsii.String("pipebridge: scan-gate and pin the pushed image of " + a.Name + " for the ECS deploy"),
 		BuildSpec:   awscodebuild.BuildSpec_FromObjectToYaml(&spec),
 		Environment: &awscodebuild.BuildEnvironment{
 			BuildImage:  awscodebuild.LinuxArmBuildImage_AMAZON_LINUX_2023_STANDARD_3_0(),
 			ComputeType: awscodebuild.ComputeType_SMALL,
 		},
 		EnvironmentVariables: &env,
-		EncryptionKey:        s.key,
-		Timeout:              awscdk.Duration_Minutes(jsii.Number(10)),
+		EncryptionKey:        ap.key,
+		Timeout:              awscdk.Duration_Minutes(jsii.Number(20)),
 		Logging:              &awscodebuild.LoggingOptions{CloudWatch: &awscodebuild.CloudWatchLoggingOptions{LogGroup: buildLogs(scope, "Imagedefs", s)}},
 	})
-	suppressBuildProject(p)
+	ap.suppressProject(p)
 	p.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:       jsii.String("ResolveDigest"),
-		Actions:   jsii.Strings("ecr:DescribeImages"),
+		Sid:       jsii.String("ResolveDigestAndScanGate"),
+		Actions:   jsii.Strings("ecr:DescribeImages", "ecr:DescribeImageScanFindings"),
 		Resources: jsii.Strings(*repo.RepositoryArn()),
 	}))
-	s.cli.GrantRead(p)
+	ap.grantBuildCommon(scope, "Imagedefs", p, s, func(e *config.Environment) bool { return e.Trigger.On == "image" })
 	return p
 }
 
+// grantBuildCommon grants a build project what both kinds need: the one CLI
+// asset object, the services of the environments it builds for (the container
+// check), and, in policies of their own, the actions that take no resource.
+func (ap *app) grantBuildCommon(scope constructs.Construct, id string, p awscodebuild.PipelineProject, s *shared, serves func(*config.Environment) bool) {
+	p.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("ReadThePipebridgeCLI"),
+		Actions:   jsii.Strings("s3:GetObject"),
+		Resources: jsii.Strings(*s.cli.Bucket().ArnForObjects(s.cli.S3ObjectKey())),
+	}))
+	var services []*string
+	for j := range ap.cfg.Environments {
+		if e := &ap.cfg.Environments[j]; serves(e) {
+			services = append(services, serviceARN(s.cfg, e))
+		}
+	}
+	p.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("CheckContainerNames"),
+		Actions:   jsii.Strings("ecs:DescribeServices"),
+		Resources: &services,
+	}))
+	wildcard(scope, id+"Unscoped", p.Role(), statement("EcrLoginAndTaskDefinitions", nil,
+		"ecr:GetAuthorizationToken", "ecs:DescribeTaskDefinition"))
+}
+
+// serviceARN is the environment's ECS service.
+func serviceARN(cfg *config.Config, e *config.Environment) *string {
+	return jsii.String(fmt.Sprintf("arn:%s:ecs:%s:%s:service/%s/%s", *awscdk.Aws_PARTITION(), cfg.Region, cfg.Account, e.Cluster, e.Service))
+}
+
 // newPipeline is one environment's pipeline: Source, Build, [Approve], Deploy.
-func newPipeline(scope constructs.Construct, a *config.App, e *config.Environment, s *shared, repo awsecr.IRepository, build, imagedefs awscodebuild.PipelineProject) string {
-	cfg := s.cfg
+// The pipeline's role and its source and deploy action roles are ours, each
+// with exactly the statements in roles.go; CDK adds only the pipeline role's
+// sts:AssumeRole on its action roles and the grants to this app's bucket and key.
+func (ap *app) newPipeline(scope constructs.Construct, e *config.Environment, s *shared, build, imagedefs awscodebuild.PipelineProject) string {
+	a, repo, cfg := ap.cfg, ap.repository, s.cfg
 	name := config.PipelineName(a, e)
 	id := cfnID(e.Name)
+	pscope := constructs.NewConstruct(scope, jsii.String(id+"Roles"))
+	pipelineRole := awsiam.NewRole(pscope, jsii.String("Pipeline"), &awsiam.RoleProps{
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("codepipeline.amazonaws.com"), nil),
+		Description: jsii.String("pipebridge: pipeline " + name),
+	})
 	source := awscodepipeline.NewArtifact(jsii.String("Source"), nil)
 	built := awscodepipeline.NewArtifact(jsii.String("ImageDefinitions"), nil)
 	props := &awscodepipeline.PipelineProps{
 		PipelineName:             jsii.String(name),
 		PipelineType:             awscodepipeline.PipelineType_V2,
 		ExecutionMode:            executionMode(a.ExecutionMode),
-		ArtifactBucket:           s.artifacts,
+		ArtifactBucket:           ap.artifacts,
+		Role:                     pipelineRole,
 		RestartExecutionOnUpdate: jsii.Bool(false),
+	}
+	buildEnv := map[string]*awscodebuild.BuildEnvironmentVariable{
+		"ECS_SERVICE":     {Value: jsii.String(e.Cluster + "/" + e.Service)},
+		"SCAN_GATE_FLAGS": {Value: jsii.String(e.ScanGate.Flags())},
+		"SCAN_GATE":       {Value: jsii.String(map[bool]string{true: "off", false: "on"}[e.ScanGate.Off])},
 	}
 	var stages []*awscodepipeline.StageProps
 	switch e.Trigger.On {
@@ -198,6 +276,7 @@ func newPipeline(scope constructs.Construct, a *config.App, e *config.Environmen
 			&awscodepipeline.StageProps{StageName: jsii.String("Build"), Actions: &[]awscodepipeline.IAction{
 				awscodepipelineactions.NewCodeBuildAction(&awscodepipelineactions.CodeBuildActionProps{
 					ActionName: jsii.String("Imagedefs"), Project: imagedefs, Input: source, Outputs: &[]awscodepipeline.Artifact{built},
+					EnvironmentVariables: &buildEnv,
 				}),
 			}},
 		)
@@ -218,11 +297,11 @@ func newPipeline(scope constructs.Construct, a *config.App, e *config.Environmen
 			Branch:        jsii.String(branch),
 			ConnectionArn: jsii.String(cfg.ConnectionARN),
 			Output:        source,
+			Role:          ap.connectionSourceRole(pscope, pipelineRole, cfg.ConnectionARN),
 			// Branch pipelines start from the V2 trigger below; release and tag
 			// pipelines only when ghrelease starts them with a commit.
 			TriggerOnPush: jsii.Bool(false),
 		})
-		buildEnv := map[string]*awscodebuild.BuildEnvironmentVariable{}
 		if e.Trigger.On != "branch" {
 			buildEnv["RELEASE_TAG"] = &awscodebuild.BuildEnvironmentVariable{Value: jsii.String("#{variables." + config.VarReleaseTag + "}")}
 			props.Variables = &[]awscodepipeline.Variable{
@@ -256,16 +335,21 @@ func newPipeline(scope constructs.Construct, a *config.App, e *config.Environmen
 			}),
 		}})
 	}
-	service := awsecs.BaseService_FromServiceArnWithCluster(scope, jsii.String(id+"Service"),
-		jsii.String(fmt.Sprintf("arn:%s:ecs:%s:%s:service/%s/%s", *awscdk.Aws_PARTITION(), cfg.Region, cfg.Account, e.Cluster, e.Service)))
+	service := awsecs.BaseService_FromServiceArnWithCluster(scope, jsii.String(id+"Service"), serviceARN(cfg, e))
 	stages = append(stages, &awscodepipeline.StageProps{StageName: jsii.String("Deploy"), Actions: &[]awscodepipeline.IAction{
 		awscodepipelineactions.NewEcsDeployAction(&awscodepipelineactions.EcsDeployActionProps{
 			ActionName: jsii.String("Deploy"), Service: service, Input: built,
 			DeploymentTimeout: awscdk.Duration_Minutes(jsii.Number(30)),
+			Role:              ap.deployRole(pscope, pipelineRole, s, e),
 		}),
 	}})
 	props.Stages = &stages
-	suppressPipeline(awscodepipeline.NewPipeline(scope, jsii.String(id+"Pipeline"), props))
+	pipeline := awscodepipeline.NewPipeline(scope, jsii.String(id+"Pipeline"), props)
+	if e.Trigger.On == "image" {
+		removeECRSourceRule(pipeline)
+	}
+	ap.suppressPipeline(pipeline)
+	ap.suppressPipeline(pipelineRole)
 	return name
 }
 

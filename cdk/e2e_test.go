@@ -122,6 +122,17 @@ func TestEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// githubTokenSecret: create, as deployed: an empty secret (no value). GitHub
+	// knows no token here, so any token sent would be answered 401: the
+	// releases below start only if ghrelease calls the public repository
+	// anonymously.
+	token, err := secretsmanager.NewFromConfig(srv.Config(t)).CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{
+		Name: aws.String("pipebridge/github-token"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gh.Valid("ghp_the-only-token-github-knows")
 	tables := functionRoutes(t, s)
 	dir := t.TempDir()
 	env := append(srv.Env(), "AWS_ENDPOINT_URL_CODEPIPELINE="+cp.URL, "GITHUB_API_URL="+gh.URL)
@@ -143,7 +154,7 @@ func TestEndToEnd(t *testing.T) {
 		return rt
 	}
 	ecrpush := run("ecrpush", "./lambdas/ecrpush", dispatch.EnvRoutes+"="+tables["TriggersECRPush"])
-	ghrelease := run("ghrelease", "./lambdas/ghrelease", dispatch.EnvRoutes+"="+tables["TriggersGHRelease"], "WEBHOOK_SECRET_ARN="+aws.ToString(secret.ARN))
+	ghrelease := run("ghrelease", "./lambdas/ghrelease", dispatch.EnvRoutes+"="+tables["TriggersGHRelease"], "WEBHOOK_SECRET_ARN="+aws.ToString(secret.ARN), "GITHUB_TOKEN_SECRET_ARN="+aws.ToString(token.ARN))
 
 	// acme/worker:v1.4.2 is pushed (staging), then its scan completes clean (prod).
 	push := `{"version":"0","id":"13cde686-328b-6117-af20-0e5566167482","detail-type":"ECR Image Action","source":"aws.ecr",

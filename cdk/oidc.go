@@ -40,11 +40,6 @@ func (o *githubOIDC) pushRole(stack awscdk.Stack, a *config.App, repo awsecr.IRe
 	}
 	statements := []awsiam.PolicyStatement{
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid:       jsii.String("ECRLogin"),
-			Actions:   jsii.Strings("ecr:GetAuthorizationToken"),
-			Resources: jsii.Strings("*"),
-		}),
-		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid: jsii.String("PushToOneRepository"),
 			Actions: jsii.Strings("ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart",
 				"ecr:CompleteLayerUpload", "ecr:PutImage"),
@@ -71,9 +66,8 @@ func (o *githubOIDC) pushRole(stack awscdk.Stack, a *config.App, repo awsecr.IRe
 			"ecr-push": awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{Statements: &statements}),
 		},
 	})
-	suppress(role, "AwsSolutions-IAM5",
-		"ecr:GetAuthorizationToken does not support resource-level permissions (it only mints a registry login); the push actions are granted on the one repository",
-		`/^Resource::\*$/`)
+	// ecr:GetAuthorizationToken takes no resource (it only mints a registry login).
+	wildcard(stack, cfnID(a.Name)+"GitHubActionsLogin", role, statement("ECRLogin", nil, "ecr:GetAuthorizationToken"))
 	awscdk.NewCfnOutput(stack, jsii.String(cfnID(a.Name)+"GitHubActionsRoleArn"), &awscdk.CfnOutputProps{
 		Value: role.RoleArn(), Description: jsii.String(a.Name + ": role-to-assume for aws-actions/configure-aws-credentials"),
 	})

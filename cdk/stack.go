@@ -29,11 +29,11 @@ type PipebridgeStackProps struct {
 	CLIAsset, ECRPushAsset, GHReleaseAsset, RedeliverAsset string
 }
 
-// shared is what every app's constructs use.
+// shared is what every app's constructs use. Each app has its own artifact
+// bucket and key (app.go): no role of one app can reach another's artifacts.
 type shared struct {
 	cfg          *config.Config
-	key          awskms.IKey
-	artifacts    awss3.IBucket
+	accessLogs   awss3.IBucket
 	cli          awss3assets.Asset
 	buildspec    map[string]any
 	logRetention awslogs.RetentionDays
@@ -48,12 +48,13 @@ func NewPipebridgeStack(scope constructs.Construct, id string, props *Pipebridge
 	stack := awscdk.NewStack(scope, &id, &sp)
 
 	s := &shared{cfg: cfg, buildspec: props.Buildspec, logRetention: retention(cfg.LogRetentionDays)}
-	s.key = awskms.NewKey(stack, jsii.String("Key"), &awskms.KeyProps{
-		Description:       jsii.String("pipebridge: pipeline artifacts and build outputs"),
+	// The stack's own key encrypts the trigger Lambdas' secrets and logs.
+	key := awskms.NewKey(stack, jsii.String("Key"), &awskms.KeyProps{
+		Description:       jsii.String("pipebridge: the trigger functions' secrets and logs"),
 		EnableKeyRotation: jsii.Bool(true),
 		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
 	})
-	s.artifacts = newArtifactBucket(stack, s.key)
+	s.accessLogs = newAccessLogBucket(stack)
 	s.cli = awss3assets.NewAsset(stack, jsii.String("CLI"), &awss3assets.AssetProps{Path: jsii.String(props.CLIAsset)})
 
 	var pipelines []string
@@ -66,7 +67,7 @@ func NewPipebridgeStack(scope constructs.Construct, id string, props *Pipebridge
 			if oidc == nil {
 				oidc = newGitHubOIDC(stack, cfg.GitHubOIDCProvider)
 			}
-			oidc.pushRole(stack, a, app.repository)
+			oidc.pushRole(stack, a, app.pushRepository())
 		}
 	}
 	sort.Strings(pipelines)
@@ -74,17 +75,16 @@ func NewPipebridgeStack(scope constructs.Construct, id string, props *Pipebridge
 		awscdk.NewCfnOutput(stack, jsii.String("Pipeline"+cfnID(p)), &awscdk.CfnOutputProps{Value: jsii.String(p), Description: jsii.String("pipeline")})
 	}
 	newTriggers(stack, &triggersProps{
-		cfg: cfg, key: s.key, logRetention: s.logRetention,
+		cfg: cfg, key: key, logRetention: s.logRetention,
 		ecrPushAsset: props.ECRPushAsset, ghReleaseAsset: props.GHReleaseAsset, redeliverAsset: props.RedeliverAsset,
 		ecrRoutes: props.ECRRoutes, githubRoutes: props.GitHubRoutes,
 	})
 	return stack
 }
 
-// newArtifactBucket is the pipelines' artifact store: KMS-encrypted, SSL only, no
-// public access, versioned, with access logs in a bucket of their own.
-func newArtifactBucket(stack awscdk.Stack, key awskms.IKey) awss3.IBucket {
-	logs := awss3.NewBucket(stack, jsii.String("AccessLogs"), &awss3.BucketProps{
+// newAccessLogBucket holds the artifact buckets' access logs.
+func newAccessLogBucket(stack awscdk.Stack) awss3.IBucket {
+	return awss3.NewBucket(stack, jsii.String("AccessLogs"), &awss3.BucketProps{
 		Encryption:        awss3.BucketEncryption_S3_MANAGED, // log delivery cannot use KMS
 		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
 		EnforceSSL:        jsii.Bool(true),
@@ -92,7 +92,12 @@ func newArtifactBucket(stack awscdk.Stack, key awskms.IKey) awss3.IBucket {
 		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
 		LifecycleRules:    &[]*awss3.LifecycleRule{{Expiration: awscdk.Duration_Days(jsii.Number(365))}},
 	})
-	return awss3.NewBucket(stack, jsii.String("Artifacts"), &awss3.BucketProps{
+}
+
+// newArtifactBucket is one app's artifact store: encrypted with the app's own
+// key, SSL only, no public access, versioned, with access logs.
+func newArtifactBucket(scope constructs.Construct, name string, key awskms.IKey, logs awss3.IBucket) awss3.IBucket {
+	return awss3.NewBucket(scope, jsii.String("Artifacts"), &awss3.BucketProps{
 		Encryption:             awss3.BucketEncryption_KMS,
 		EncryptionKey:          key,
 		BucketKeyEnabled:       jsii.Bool(true),
@@ -100,7 +105,7 @@ func newArtifactBucket(stack awscdk.Stack, key awskms.IKey) awss3.IBucket {
 		EnforceSSL:             jsii.Bool(true),
 		Versioned:              jsii.Bool(true),
 		ServerAccessLogsBucket: logs,
-		ServerAccessLogsPrefix: jsii.String("artifacts/"),
+		ServerAccessLogsPrefix: jsii.String("artifacts/" + name + "/"),
 		RemovalPolicy:          awscdk.RemovalPolicy_RETAIN,
 		LifecycleRules: &[]*awss3.LifecycleRule{{
 			Expiration:                  awscdk.Duration_Days(jsii.Number(90)),

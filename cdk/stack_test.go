@@ -18,8 +18,7 @@ func TestNoUnsuppressedNagFindings(t *testing.T) {
 	s := example(t)
 	errs := assertions.Annotations_FromStack(s.stack).FindError(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*")))
 	for _, e := range *errs {
-		msg, _ := json.Marshal(e)
-		t.Errorf("cdk-nag: %s", msg)
+		t.Errorf("cdk-nag: %s", nagFinding(e))
 	}
 }
 
@@ -59,20 +58,21 @@ func TestGitHubActionsRoleTrust(t *testing.T) {
 		t.Errorf("managed policies attached: %v", get(role, "ManagedPolicyArns"))
 	}
 
-	// Permissions: exactly the push set on the one repository, login on *, and
-	// role chaining to the one build-secrets role.
+	// Permissions: exactly the push set on the app's push repository (web builds,
+	// so not the repository its builds push to), role chaining to the one
+	// build-secrets role, and, in a policy of its own, the registry login.
 	policies := get(role, "Policies").([]any)
 	if len(policies) != 1 {
 		t.Fatalf("%d inline policies, want 1", len(policies))
 	}
 	got := statements(get(policies[0], "PolicyDocument", "Statement"))
 	wantStmts := []stmt{
-		{"ECRLogin", []string{"ecr:GetAuthorizationToken"}, []string{"*"}},
 		{"PushToOneRepository", []string{"ecr:BatchCheckLayerAvailability", "ecr:CompleteLayerUpload", "ecr:InitiateLayerUpload", "ecr:PutImage", "ecr:UploadLayerPart"},
-			[]string{`{"Fn::GetAtt":["WebRepository` + "*" + `","Arn"]}`}},
-		{"BuildSecretsRoleChaining", []string{"sts:AssumeRole"}, []string{"arn:aws:iam::123456789012:role/acme-build-secrets"}},
+			[]string{`{"Fn::GetAtt":["WebPushRepository` + "*" + `","Arn"]}`}, ""},
+		{"BuildSecretsRoleChaining", []string{"sts:AssumeRole"}, []string{"arn:aws:iam::123456789012:role/acme-build-secrets"}, ""},
 	}
 	compareStatements(t, wantStmts, got)
+	compareStatements(t, []stmt{{"ECRLogin", []string{"ecr:GetAuthorizationToken"}, []string{"*"}, ""}}, s.policyOf(t, "WebGitHubActionsRole", "WebGitHubActionsLogin"))
 }
 
 func TestOIDCProviderIsPlain(t *testing.T) {
@@ -97,6 +97,8 @@ type stmt struct {
 	Sid       string
 	Actions   []string
 	Resources []string
+	// Condition is the statement's condition block as JSON; "" for none.
+	Condition string
 }
 
 func statements(v any) []stmt {
@@ -107,7 +109,11 @@ func statements(v any) []stmt {
 		r := strs(get(s, "Resource"))
 		sort.Strings(r)
 		sid, _ := get(s, "Sid").(string)
-		out = append(out, stmt{sid, a, r})
+		var cond string
+		if c := get(s, "Condition"); c != nil {
+			cond = jsonString(c)
+		}
+		out = append(out, stmt{sid, a, r, cond})
 	}
 	return out
 }
@@ -119,7 +125,7 @@ func compareStatements(t *testing.T, want, got []stmt) {
 	}
 	for i := range want {
 		w, g := want[i], got[i]
-		if w.Sid != "" && w.Sid != g.Sid || !slices.Equal(w.Actions, g.Actions) || len(w.Resources) != len(g.Resources) {
+		if w.Sid != "" && w.Sid != g.Sid || !slices.Equal(w.Actions, g.Actions) || len(w.Resources) != len(g.Resources) || w.Condition != g.Condition {
 			t.Errorf("statement %d = %+v, want %+v", i, g, w)
 			continue
 		}
@@ -132,7 +138,7 @@ func compareStatements(t *testing.T, want, got []stmt) {
 }
 
 func matchWild(pattern, s string) bool {
-	re := "^" + strings.ReplaceAll(regexp.QuoteMeta(pattern), `\*`, `[A-Za-z0-9]*`) + "$"
+	re := "^" + strings.ReplaceAll(regexp.QuoteMeta(pattern), `\*`, `[A-Za-z0-9*]*`) + "$"
 	if pattern == "*" {
 		re = `^\*$`
 	}
@@ -166,19 +172,19 @@ func TestIAMStatements(t *testing.T) {
 		return `{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":codepipeline:us-east-1:123456789012:` + name + `"]]}`
 	}
 	compareStatements(t, []stmt{
-		{"Logs", []string{"logs:CreateLogStream", "logs:PutLogEvents"}, []string{`{"Fn::GetAtt":["TriggersECRPushLogs*","Arn"]}`}},
-		{"", []string{"sqs:SendMessage"}, []string{`{"Fn::GetAtt":["TriggersECRPushDeadLetters*","Arn"]}`}},
-		{"StartRoutedPipelines", []string{"codepipeline:StartPipelineExecution"}, []string{pipelineARN("worker-prod"), pipelineARN("worker-staging")}},
+		{"Logs", []string{"logs:CreateLogStream", "logs:PutLogEvents"}, []string{`{"Fn::GetAtt":["TriggersECRPushLogs*","Arn"]}`}, ""},
+		{"", []string{"sqs:SendMessage"}, []string{`{"Fn::GetAtt":["TriggersECRPushDeadLetters*","Arn"]}`}, ""},
+		{"StartRoutedPipelines", []string{"codepipeline:StartPipelineExecution"}, []string{pipelineARN("worker-prod"), pipelineARN("worker-staging")}, ""},
 	}, find("TriggersECRPushRole"))
 	// The redelivery function reads the GitHub token and starts nothing.
 	compareStatements(t, []stmt{
-		{"Logs", []string{"logs:CreateLogStream", "logs:PutLogEvents"}, []string{`{"Fn::GetAtt":["TriggersGHRedeliverLogs*","Arn"]}`}},
-		{"", []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"}, []string{`{"Ref":"TriggersGitHubToken*"}`}},
+		{"Logs", []string{"logs:CreateLogStream", "logs:PutLogEvents"}, []string{`{"Fn::GetAtt":["TriggersGHRedeliverLogs*","Arn"]}`}, ""},
+		{"", []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"}, []string{`{"Ref":"TriggersGitHubToken*"}`}, ""},
 	}, find("TriggersGHRedeliverRole"))
 	compareStatements(t, []stmt{
-		{"Logs", []string{"logs:CreateLogStream", "logs:PutLogEvents"}, []string{`{"Fn::GetAtt":["TriggersGHReleaseLogs*","Arn"]}`}},
-		{"StartRoutedPipelines", []string{"codepipeline:StartPipelineExecution"}, []string{pipelineARN("web-prod"), pipelineARN("web-staging")}},
-		{"", []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"}, []string{`{"Ref":"TriggersGitHubToken*"}`, `{"Ref":"TriggersWebhookSecret*"}`}},
+		{"Logs", []string{"logs:CreateLogStream", "logs:PutLogEvents"}, []string{`{"Fn::GetAtt":["TriggersGHReleaseLogs*","Arn"]}`}, ""},
+		{"StartRoutedPipelines", []string{"codepipeline:StartPipelineExecution"}, []string{pipelineARN("web-prod"), pipelineARN("web-staging")}, ""},
+		{"", []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"}, []string{`{"Ref":"TriggersGitHubToken*"}`, `{"Ref":"TriggersWebhookSecret*"}`}, ""},
 	}, find("TriggersGHReleaseRole"))
 	// The secrets' key lets ghrelease decrypt only through Secrets Manager.
 	viaSecrets := false
@@ -217,47 +223,50 @@ func TestIAMStatements(t *testing.T) {
 	}
 }
 
-func TestArtifactBucket(t *testing.T) {
+// Each app has its own artifact bucket, encrypted with its own key.
+func TestArtifactBuckets(t *testing.T) {
 	s := example(t)
-	var bucket map[string]any
-	var bucketID string
-	for id, b := range s.resources("AWS::S3::Bucket") {
-		if strings.HasPrefix(id, "Artifacts") {
-			bucket, bucketID = b, id
-		}
-	}
-	if bucket == nil {
-		t.Fatal("no artifact bucket")
-	}
-	enc := get(bucket, "BucketEncryption", "ServerSideEncryptionConfiguration", 0, "ServerSideEncryptionByDefault")
-	if get(enc, "SSEAlgorithm") != "aws:kms" || !strings.Contains(jsonString(get(enc, "KMSMasterKeyID")), "Key") {
-		t.Errorf("encryption %v, want aws:kms with the stack's key", enc)
-	}
-	want := map[string]any{"BlockPublicAcls": true, "BlockPublicPolicy": true, "IgnorePublicAcls": true, "RestrictPublicBuckets": true}
-	if diff := cmp.Diff(want, bucket["PublicAccessBlockConfiguration"]); diff != "" {
-		t.Errorf("public access block (-want +got):\n%s", diff)
-	}
-	if get(bucket, "LoggingConfiguration", "DestinationBucketName") == nil {
-		t.Errorf("no access logging")
-	}
-	sslOnly := false
-	for _, p := range s.resources("AWS::S3::BucketPolicy") {
-		if !strings.Contains(jsonString(p["Bucket"]), bucketID) {
-			continue
-		}
-		for _, st := range get(p, "PolicyDocument", "Statement").([]any) {
-			if get(st, "Effect") == "Deny" && get(st, "Condition", "Bool", "aws:SecureTransport") == "false" {
-				sslOnly = true
+	for _, app := range []string{"Web", "Worker"} {
+		var bucket map[string]any
+		var bucketID string
+		for id, b := range s.resources("AWS::S3::Bucket") {
+			if strings.HasPrefix(id, app+"Artifacts") {
+				bucket, bucketID = b, id
 			}
 		}
-	}
-	if !sslOnly {
-		t.Errorf("artifact bucket policy does not deny plain HTTP")
-	}
-	// Every pipeline stores artifacts there.
-	for _, p := range s.resources("AWS::CodePipeline::Pipeline") {
-		if !strings.Contains(jsonString(get(p, "ArtifactStore", "Location")), bucketID) {
-			t.Errorf("pipeline %v does not use the artifact bucket", p["Name"])
+		if bucket == nil {
+			t.Fatalf("no artifact bucket for %s", app)
+		}
+		enc := get(bucket, "BucketEncryption", "ServerSideEncryptionConfiguration", 0, "ServerSideEncryptionByDefault")
+		if get(enc, "SSEAlgorithm") != "aws:kms" || !strings.Contains(jsonString(get(enc, "KMSMasterKeyID")), `"`+app+`Key`) {
+			t.Errorf("%s: encryption %v, want aws:kms with the app's own key", app, enc)
+		}
+		want := map[string]any{"BlockPublicAcls": true, "BlockPublicPolicy": true, "IgnorePublicAcls": true, "RestrictPublicBuckets": true}
+		if diff := cmp.Diff(want, bucket["PublicAccessBlockConfiguration"]); diff != "" {
+			t.Errorf("%s: public access block (-want +got):\n%s", app, diff)
+		}
+		if get(bucket, "LoggingConfiguration", "DestinationBucketName") == nil {
+			t.Errorf("%s: no access logging", app)
+		}
+		sslOnly := false
+		for _, p := range s.resources("AWS::S3::BucketPolicy") {
+			if !strings.Contains(jsonString(p["Bucket"]), bucketID) {
+				continue
+			}
+			for _, st := range get(p, "PolicyDocument", "Statement").([]any) {
+				if get(st, "Effect") == "Deny" && get(st, "Condition", "Bool", "aws:SecureTransport") == "false" {
+					sslOnly = true
+				}
+			}
+		}
+		if !sslOnly {
+			t.Errorf("%s: artifact bucket policy does not deny plain HTTP", app)
+		}
+		// The app's pipelines store artifacts there.
+		for _, p := range s.resources("AWS::CodePipeline::Pipeline") {
+			if strings.HasPrefix(p["Name"].(string), strings.ToLower(app)+"-") && !strings.Contains(jsonString(get(p, "ArtifactStore", "Location")), bucketID) {
+				t.Errorf("pipeline %v does not use %s's artifact bucket", p["Name"], app)
+			}
 		}
 	}
 }
@@ -265,8 +274,14 @@ func TestArtifactBucket(t *testing.T) {
 func TestRepositories(t *testing.T) {
 	s := example(t)
 	repos := s.resources("AWS::ECR::Repository")
-	if len(repos) != 2 {
-		t.Fatalf("%d repositories, want 2", len(repos))
+	var names []string
+	for _, r := range repos {
+		names = append(names, r["RepositoryName"].(string))
+	}
+	sort.Strings(names)
+	// acme/web-ci: web builds its images, so GitHub Actions pushes elsewhere.
+	if want := []string{"acme/web", "acme/web-ci", "acme/worker"}; !slices.Equal(names, want) {
+		t.Fatalf("repositories %v, want %v", names, want)
 	}
 	for _, r := range repos {
 		if r["ImageTagMutability"] != "IMMUTABLE" || get(r, "ImageScanningConfiguration", "ScanOnPush") != true ||
@@ -355,8 +370,8 @@ func TestPipelines(t *testing.T) {
 func TestECRRules(t *testing.T) {
 	s := example(t)
 	rules := s.resources("AWS::Events::Rule")
-	if len(rules) != 6 {
-		t.Fatalf("%d rules, want 6 (push, scan and Inspector triggers, the redelivery schedule, and each ECR source action's own)", len(rules))
+	if len(rules) != 4 {
+		t.Fatalf("%d rules, want 4 (push, scan and Inspector triggers, the redelivery schedule)", len(rules))
 	}
 	triggers := 0
 	for id, r := range rules {
@@ -390,11 +405,7 @@ func TestECRRules(t *testing.T) {
 			}
 			continue
 		}
-		// CDK's ECR source action always adds a rule on its tag; the tag is one no
-		// one pushes, so only the Lambda starts the pipeline, with the digest.
-		if tags := strs(get(r, "EventPattern", "detail", "image-tag")); !slices.Equal(tags, []string{unpushedTag}) {
-			t.Errorf("rule %s watches tags %v, want only %s", id, tags, unpushedTag)
-		}
+		t.Errorf("unexpected rule %s: %s", id, jsonString(r))
 	}
 	if triggers != 3 {
 		t.Errorf("%d trigger rules, want 3", triggers)

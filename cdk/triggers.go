@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -242,8 +243,11 @@ func newGHRelease(scope constructs.Construct, p *triggersProps, rt *routeTable) 
 		EncryptionKey: p.key,
 	})
 	suppress(secret, "AwsSolutions-SMG4",
-		"The webhook secret is also stored in GitHub's webhook settings, so rotation needs a person to paste the new value there; ghrelease re-reads a changed secret within a minute (README: rotating the webhook secret)")
-	env := map[string]*string{"WEBHOOK_SECRET_ARN": secret.SecretArn()}
+		"The webhook secret is also stored in GitHub's webhook settings, so rotation needs a person to paste the new value there; ghrelease re-reads it at least every 5 minutes and accepts the previous value for the configured grace (README: rotating the webhook secret)")
+	env := map[string]*string{
+		"WEBHOOK_SECRET_ARN":           secret.SecretArn(),
+		"WEBHOOK_SECRET_GRACE_MINUTES": jsii.String(strconv.Itoa(*p.cfg.WebhookSecretGraceMinutes)),
+	}
 	if p.cfg.GitHubAPIURL != "" {
 		env["GITHUB_API_URL"] = jsii.String(p.cfg.GitHubAPIURL)
 	}
@@ -252,9 +256,14 @@ func newGHRelease(scope constructs.Construct, p *triggersProps, rt *routeTable) 
 	case "none":
 	case "create":
 		token = awssecretsmanager.NewSecret(scope, jsii.String("GitHubToken"), &awssecretsmanager.SecretProps{
-			Description:   jsii.String("pipebridge: a GitHub token with read access to the repositories' contents, to look up tag commits (put the token here)"),
+			Description:   jsii.String("pipebridge: a GitHub token with read access to the repositories' contents, to look up tag commits (put the token here; empty: anonymous calls)"),
 			EncryptionKey: p.key,
 		})
+		// CDK generates a random password by default: GitHub would reject it as a
+		// token on every call. Without GenerateSecretString and SecretString,
+		// CloudFormation creates an empty secret, which ghrelease reads as "no
+		// token" (anonymous calls, enough for public repositories).
+		token.Node().DefaultChild().(awssecretsmanager.CfnSecret).AddPropertyDeletionOverride(jsii.String("GenerateSecretString"))
 		suppress(token, "AwsSolutions-SMG4",
 			"Holds a token that GitHub issues; it is rotated in GitHub and then stored here, which Secrets Manager rotation cannot do")
 	default:

@@ -43,6 +43,9 @@ type Config struct {
 	LogRetentionDays int `yaml:"logRetentionDays"`
 	// LambdaConcurrency is each trigger Lambda's reserved concurrency (default 5).
 	LambdaConcurrency int `yaml:"lambdaConcurrency"`
+	// WebhookSecretGraceMinutes is how long after a rotation of the webhook
+	// secret its previous value is still accepted (default 15; 0 for never).
+	WebhookSecretGraceMinutes *int `yaml:"webhookSecretGraceMinutes"`
 	// AlarmTopicARN, if set, receives the stack's alarms (dead letters waiting).
 	AlarmTopicARN string `yaml:"alarmTopicArn"`
 	// Redelivery, if set, redelivers failed GitHub webhook deliveries.
@@ -101,6 +104,31 @@ type GitHubActions struct {
 	Ref string `yaml:"ref"`
 	// Environment is a GitHub deployment environment name.
 	Environment string `yaml:"environment"`
+	// TrustPushedImages lets the push role write to the app's repository even
+	// when pipelines build there. By default an app that builds gives the push
+	// role a repository of its own (PushRepository), so what a release pipeline
+	// deploys is always an image its own build made.
+	TrustPushedImages bool `yaml:"trustPushedImages"`
+}
+
+// PushRepository is the repository the GitHub Actions push role writes to: the
+// app's own, unless the app builds images and does not trust pushed ones; then
+// a separate "<repository>-ci" that no build reads.
+func (a *App) PushRepository() string {
+	if a.GitHubActions == nil || a.GitHubActions.TrustPushedImages || !a.Builds() {
+		return a.ECR.Repository
+	}
+	return a.ECR.Repository + "-ci"
+}
+
+// Builds says whether any environment builds the image from GitHub.
+func (a *App) Builds() bool {
+	for _, e := range a.Environments {
+		if e.Trigger.On != "image" {
+			return true
+		}
+	}
+	return false
 }
 
 // Environment is one ECS service the app deploys to, through its own pipeline.
@@ -111,6 +139,49 @@ type Environment struct {
 	// Approval adds a manual approval before the deploy.
 	Approval bool    `yaml:"approval"`
 	Trigger  Trigger `yaml:"trigger"`
+	// Family is the service's task definition family (default: the service
+	// name); the deploy role may tag only its revisions.
+	Family string `yaml:"family"`
+	// TaskRoleARN and ExecutionRoleARN are the roles the service's task
+	// definition names; the deploy role may pass only these, to ECS tasks.
+	TaskRoleARN      string `yaml:"taskRoleArn"`
+	ExecutionRoleARN string `yaml:"executionRoleArn"`
+	// ScanGate is the build's check of the image's scan findings.
+	ScanGate ScanGate `yaml:"scanGate"`
+}
+
+// ScanGate configures pipebridge scan-gate in the environment's build.
+type ScanGate struct {
+	// MaxSeverity is the highest finding severity that may deploy (NONE,
+	// INFORMATIONAL, LOW, MEDIUM, HIGH; default MEDIUM: HIGH and CRITICAL fail).
+	MaxSeverity string `yaml:"maxSeverity"`
+	// Ignore lists finding names (CVE ids) that never fail the gate.
+	Ignore []string `yaml:"ignore"`
+	// AllowUndefined lets findings of undefined severity pass.
+	AllowUndefined bool `yaml:"allowUndefined"`
+	// Off deploys without any scan gate; it must be said explicitly.
+	Off bool `yaml:"off"`
+}
+
+// failAbove maps a highest allowed severity to scan-gate's --severity (the
+// lowest level that fails).
+var failAbove = map[string]string{
+	"NONE": "INFORMATIONAL", "INFORMATIONAL": "LOW", "LOW": "MEDIUM", "MEDIUM": "HIGH", "HIGH": "CRITICAL",
+}
+
+// Flags are the scan-gate flags the environment's build passes (empty when off).
+func (g ScanGate) Flags() string {
+	if g.Off {
+		return ""
+	}
+	f := "--severity " + failAbove[g.MaxSeverity]
+	for _, n := range g.Ignore {
+		f += " --ignore-finding " + n
+	}
+	if g.AllowUndefined {
+		f += " --allow-undefined"
+	}
+	return f
 }
 
 // Trigger says what starts the environment's pipeline.
@@ -309,6 +380,12 @@ func (c *Config) validate(v *validator) {
 	} else if !slices.Contains(logRetentionDays, c.LogRetentionDays) {
 		v.fail([]any{"logRetentionDays"}, "%d is not a CloudWatch Logs retention; use one of %v", c.LogRetentionDays, logRetentionDays)
 	}
+	if c.WebhookSecretGraceMinutes == nil {
+		c.WebhookSecretGraceMinutes = new(int)
+		*c.WebhookSecretGraceMinutes = 15
+	} else if g := *c.WebhookSecretGraceMinutes; g < 0 || g > 1440 {
+		v.fail([]any{"webhookSecretGraceMinutes"}, "%d: want 0 to 1440 minutes (0: the previous secret stops working at once)", g)
+	}
 	if c.LambdaConcurrency == 0 {
 		c.LambdaConcurrency = 5
 	} else if c.LambdaConcurrency < 1 || c.LambdaConcurrency > 100 {
@@ -352,6 +429,13 @@ func (c *Config) validate(v *validator) {
 			v.fail(at(base, "ecr", "repository"), "%q is also apps[%d]'s repository: each app needs its own", a.ECR.Repository, j)
 		}
 		repos[a.ECR.Repository] = i
+		if push := a.PushRepository(); push != a.ECR.Repository && a.ECR.Repository != "" {
+			if j, dup := repos[push]; dup {
+				v.fail(at(base, "githubActions"), "the push role's repository %q is also apps[%d]'s repository: rename one", push, j)
+			}
+			v.check(at(base, "ecr", "repository"), names.ECRRepository(push))
+			repos[push] = i
+		}
 	}
 }
 
@@ -439,6 +523,17 @@ func (e *Environment) validate(v *validator, c *Config, a *App, base []any) {
 			v.check(at(base, f.key), names.ECSName(f.val))
 		}
 	}
+	if e.Family == "" {
+		e.Family = e.Service
+	} else {
+		v.check(at(base, "family"), names.ECSName(e.Family))
+	}
+	for _, f := range []struct{ key, val string }{{"taskRoleArn", e.TaskRoleARN}, {"executionRoleArn", e.ExecutionRoleARN}} {
+		if f.val != "" {
+			v.check(at(base, f.key), names.RoleARN(f.val))
+		}
+	}
+	e.ScanGate.validate(v, at(base, "scanGate"))
 	t := &e.Trigger
 	tp := at(base, "trigger")
 	switch t.On {
@@ -483,6 +578,29 @@ func (e *Environment) validate(v *validator, c *Config, a *App, base []any) {
 		// The route table's own check decides what a valid filter is.
 		if err := t.Tags.Validate(); err != nil {
 			v.fail(at(tp, "tags"), "%v", err)
+		}
+	}
+}
+
+// findingRE is what a finding name may be on scan-gate's command line: CVE and
+// GHSA ids, vendor advisories; no spaces or shell metacharacters.
+var findingRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
+
+func (g *ScanGate) validate(v *validator, p []any) {
+	if g.Off {
+		if g.MaxSeverity != "" || len(g.Ignore) > 0 || g.AllowUndefined {
+			v.fail(p, "off: true deploys without a scan gate; remove maxSeverity, ignore and allowUndefined, or off")
+		}
+		return
+	}
+	if g.MaxSeverity == "" {
+		g.MaxSeverity = "MEDIUM"
+	} else if _, ok := failAbove[g.MaxSeverity]; !ok {
+		v.fail(at(p, "maxSeverity"), "%q: want NONE, INFORMATIONAL, LOW, MEDIUM or HIGH (the highest severity that may deploy; off: true for no gate)", g.MaxSeverity)
+	}
+	for i, n := range g.Ignore {
+		if !findingRE.MatchString(n) {
+			v.fail(at(p, "ignore", i), "%q: want a finding name such as CVE-2024-3094", n)
 		}
 	}
 }

@@ -36,6 +36,19 @@ func TestExample(t *testing.T) {
 	if r := gh.Routes[1]; !cmp.Equal(r.GitHub.ReleaseActions, []string{"published", "released", "prereleased"}) {
 		t.Errorf("web-prod release actions %v, want the default that deploys every release once", r.GitHub.ReleaseActions)
 	}
+	web, worker := &c.Apps[0], &c.Apps[1]
+	if web.PushRepository() != "acme/web-ci" || worker.PushRepository() != "acme/worker" {
+		t.Errorf("push repositories %s, %s: want acme/web-ci (web builds) and acme/worker (image-only)", web.PushRepository(), worker.PushRepository())
+	}
+	if g := web.Environments[0].ScanGate; g.Flags() != "--severity HIGH" {
+		t.Errorf("default scan gate flags %q, want --severity HIGH (maxSeverity MEDIUM)", g.Flags())
+	}
+	if g := web.Environments[2].ScanGate; g.Flags() != "--severity MEDIUM --ignore-finding CVE-2023-45853" {
+		t.Errorf("web-prod scan gate flags %q", g.Flags())
+	}
+	if e := worker.Environments[1]; e.Family != "worker" || worker.Environments[0].Family != "worker-staging" {
+		t.Errorf("families %s, %s", worker.Environments[0].Family, e.Family)
+	}
 	if c.Redelivery == nil || c.Redelivery.EveryMinutes != 5 || c.Redelivery.MaxAttempts != 3 {
 		t.Errorf("githubRedelivery defaults: %+v", c.Redelivery)
 	}
@@ -95,6 +108,12 @@ func TestErrors(t *testing.T) {
 		{"actions role with wildcard ref", strings.Replace(base, "    containers: [web]\n", "    containers: [web]\n    githubActions: {ref: \"refs/heads/*\"}\n", 1), []string{"githubActions.ref: \"refs/heads/*\": want a full ref without wildcards"}},
 		{"bad container", strings.Replace(base, "[web]", "[\"web app\"]", 1), []string{`apps[0].containers[0]: "web app"`}},
 		{"no environments", strings.SplitAfter(base, "containers: [web]\n")[0], []string{"apps[0].environments: required"}},
+		{"bad task role", strings.Replace(base, "        service: web\n", "        service: web\n        taskRoleArn: web-task\n", 1), []string{`pipebridge.yaml:12: apps[0].environments[0].taskRoleArn: "web-task": not an IAM role ARN`}},
+		{"bad execution role", strings.Replace(base, "        service: web\n", "        service: web\n        executionRoleArn: arn:aws:iam::123456789012:user/x\n", 1), []string{`apps[0].environments[0].executionRoleArn: "arn:aws:iam::123456789012:user/x"`}},
+		{"family with a dot", strings.Replace(base, "        service: web\n", "        service: web\n        family: web.v2\n", 1), []string{`apps[0].environments[0].family: "web.v2"`}},
+		{"bad scan severity", strings.Replace(base, "        service: web\n", "        service: web\n        scanGate: {maxSeverity: CRITICAL}\n", 1), []string{`apps[0].environments[0].scanGate.maxSeverity: "CRITICAL": want NONE, INFORMATIONAL, LOW, MEDIUM or HIGH`}},
+		{"bad ignore", strings.Replace(base, "        service: web\n", "        service: web\n        scanGate: {ignore: [\"CVE-1; rm -rf /\"]}\n", 1), []string{`scanGate.ignore[0]: "CVE-1; rm -rf /": want a finding name`}},
+		{"gate off with settings", strings.Replace(base, "        service: web\n", "        service: web\n        scanGate: {off: true, maxSeverity: HIGH}\n", 1), []string{`apps[0].environments[0].scanGate: off: true deploys without a scan gate`}},
 		{"bad execution mode", strings.Replace(base, "    containers: [web]\n", "    containers: [web]\n    executionMode: FIFO\n", 1), []string{`executionMode: "FIFO"`}},
 		{"imported repo with lifecycle", strings.Replace(base, "    containers: [web]\n", "    containers: [web]\n    ecr: {import: true, keepImages: 5}\n", 1), []string{"an imported repository keeps its own lifecycle policy"}},
 		{"bad retention", "logRetentionDays: 31\n" + base, []string{"logRetentionDays: 31 is not a CloudWatch Logs retention"}},
