@@ -3,7 +3,9 @@
 package ghclient
 
 import (
+	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -15,10 +17,15 @@ import (
 // (https://HOST/api/v3/, the trailing slash added when missing), or empty for
 // github.com.
 func New(apiURL, token string, timeout time.Duration) (*github.Client, error) {
-	opts := []github.ClientOptionsFunc{github.WithTimeout(timeout)}
-	if token != "" {
-		opts = append(opts, github.WithAuthToken(token))
-	}
+	return NewWithToken(apiURL, func(context.Context) string { return token }, timeout)
+}
+
+// NewWithToken is New with the token looked up on every request, so a token
+// stored (or rotated) in Secrets Manager takes effect in a warm function. An
+// empty token makes an anonymous request.
+func NewWithToken(apiURL string, token func(context.Context) string, timeout time.Duration) (*github.Client, error) {
+	hc := &http.Client{Timeout: timeout, Transport: &tokenTransport{base: http.DefaultTransport, token: token}}
+	opts := []github.ClientOptionsFunc{github.WithHTTPClient(hc)}
 	if apiURL != "" {
 		if !strings.HasSuffix(apiURL, "/") {
 			apiURL += "/"
@@ -30,4 +37,17 @@ func New(apiURL, token string, timeout time.Duration) (*github.Client, error) {
 		return nil, fmt.Errorf("GitHub client: %w", err)
 	}
 	return gh, nil
+}
+
+type tokenTransport struct {
+	base  http.RoundTripper
+	token func(context.Context) string
+}
+
+func (t *tokenTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if tok := t.token(req.Context()); tok != "" {
+		req = req.Clone(req.Context())
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	return t.base.RoundTrip(req)
 }

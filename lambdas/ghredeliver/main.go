@@ -25,12 +25,12 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/pipebridge/pipebridge/internal/ghclient"
 	"github.com/pipebridge/pipebridge/internal/lambdaenv"
 	"github.com/pipebridge/pipebridge/internal/names"
+	"github.com/pipebridge/pipebridge/internal/secretcache"
 )
 
 func main() {
@@ -49,10 +49,6 @@ func main() {
 		_, err := r.Run(ctx)
 		return err
 	})
-}
-
-type secretGetter interface {
-	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
 }
 
 // setup reads the environment and builds the GitHub client once, at cold start.
@@ -102,26 +98,22 @@ func setup(ctx context.Context, getenv func(string) string) (*redeliverer, error
 		return nil, err
 	}
 	sm := secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) { lambdaenv.SetEndpoint(getenv, &o.BaseEndpoint, "Secrets Manager") })
-	token, err := readToken(ctx, sm, tokenARN)
-	if err != nil {
-		return nil, err
+	// The token is read on each run (at most every 5 minutes, secretcache): one
+	// stored after the deploy takes effect without a cold start.
+	tokens := secretcache.New(sm, tokenARN)
+	tokens.Grace, tokens.AllowEmpty = 0, true
+	r.token = func(ctx context.Context) (string, error) {
+		v, err := tokens.Get(ctx)
+		return string(v.Current), err
 	}
-	gh, err := ghclient.New(getenv("GITHUB_API_URL"), token, 10*time.Second)
+	r.tokenSecret = tokenARN
+	gh, err := ghclient.NewWithToken(getenv("GITHUB_API_URL"), func(ctx context.Context) string {
+		tok, _ := r.token(ctx)
+		return tok
+	}, 10*time.Second)
 	if err != nil {
 		return nil, err
 	}
 	r.hooks = gh.Repositories
 	return r, nil
-}
-
-func readToken(ctx context.Context, sm secretGetter, arn string) (string, error) {
-	out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)})
-	if err != nil {
-		return "", fmt.Errorf("read secret %s: %w", arn, err)
-	}
-	tok := strings.TrimSpace(aws.ToString(out.SecretString))
-	if tok == "" {
-		return "", fmt.Errorf("secret %s is empty: put a GitHub token in it (README: Redelivering failed deliveries)", arn)
-	}
-	return tok, nil
 }

@@ -33,6 +33,9 @@ type redeliverer struct {
 	lookback    time.Duration
 	now         func() time.Time
 	log         *slog.Logger
+	// token, if set, reads the GitHub token for this run; tokenSecret names it.
+	token       func(context.Context) (string, error)
+	tokenSecret string
 }
 
 // summary counts what a run did, for its one closing log line.
@@ -44,6 +47,18 @@ type summary struct {
 // joined, so Lambda reports the run as failed; the next run tries them again.
 func (r *redeliverer) Run(ctx context.Context) (summary, error) {
 	var total summary
+	if r.token != nil {
+		switch tok, err := r.token(ctx); {
+		case err != nil:
+			return total, fmt.Errorf("read the GitHub token: %w", err)
+		case tok == "":
+			// Not a failure of this run: nothing can be done until a person
+			// stores a token. One line a run says so.
+			r.log.WarnContext(ctx, "no GitHub token stored: listing and redelivering deliveries needs one (README: Redelivering failed deliveries); skipping this run",
+				"secret", r.tokenSecret)
+			return total, nil
+		}
+	}
 	var errs []error
 	for _, repo := range r.repositories {
 		s, err := r.repository(ctx, repo)

@@ -223,3 +223,17 @@ func TestSetupRefuses(t *testing.T) {
 		})
 	}
 }
+
+// With the token secret still empty (as githubTokenSecret: create makes it), a
+// run says so once and calls nothing; it is not a failed run.
+func TestRunWithoutToken(t *testing.T) {
+	var logs strings.Builder
+	r := &redeliverer{repositories: []string{"acme/web"}, log: slog.New(slog.NewJSONHandler(&logs, nil)), tokenSecret: "arn:token",
+		token: func(context.Context) (string, error) { return "", nil }}
+	if _, err := r.Run(context.Background()); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if strings.Count(logs.String(), "no GitHub token stored") != 1 || !strings.Contains(logs.String(), "arn:token") {
+		t.Errorf("logs:\n%s", logs.String())
+	}
+}

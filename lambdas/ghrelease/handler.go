@@ -14,12 +14,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/google/go-github/v90/github"
 
 	"github.com/pipebridge/pipebridge/internal/dispatch"
 	"github.com/pipebridge/pipebridge/internal/ghevent"
 	"github.com/pipebridge/pipebridge/internal/names"
 	"github.com/pipebridge/pipebridge/internal/routes"
+	"github.com/pipebridge/pipebridge/internal/secretcache"
 )
 
 // maxBody is the largest delivery accepted. Release, tag and create payloads are
@@ -33,7 +33,8 @@ const budget = 8 * time.Second
 type handler struct {
 	routes    *routes.Table
 	pipelines dispatch.Starter
-	secret    *secret
+	secret    *secretcache.Cache
+	tokens    *tokenSource
 	// commit finds a tag's commit when the payload does not carry it.
 	commit func(ctx context.Context, repository, tag string) (string, error)
 	log    *slog.Logger
@@ -158,33 +159,4 @@ func decodePayload(contentType string, body []byte) ([]byte, error) {
 		return []byte(form.Get("payload")), nil
 	}
 	return nil, fmt.Errorf("unsupported Content-Type %q: configure the webhook with application/json or application/x-www-form-urlencoded", contentType)
-}
-
-// verify checks the sha256 signature over the exact body. It returns a reason when
-// the signature is missing or wrong, and an error only when the secret cannot be
-// read. After a mismatch it re-reads the secret (at most once a minute), so a
-// rotated secret takes effect.
-func (h *handler) verify(ctx context.Context, sig string, body []byte) (string, error) {
-	if sig == "" {
-		return "no X-Hub-Signature-256 header (SHA-1 signatures are not accepted)", nil
-	}
-	if !strings.HasPrefix(sig, "sha256=") {
-		return "X-Hub-Signature-256 is not sha256=<hex>", nil
-	}
-	// go-github's check uses hmac.Equal (constant time). The secret is never
-	// empty: newSecret refuses one, which closes go-github's skip-if-empty path.
-	if github.ValidateSignature(sig, body, h.secret.get()) == nil {
-		return "", nil
-	}
-	switch err := h.secret.refresh(ctx); {
-	case errors.Is(err, errTooSoon):
-		return "signature does not match", nil
-	case err != nil:
-		return "", err
-	}
-	if github.ValidateSignature(sig, body, h.secret.get()) == nil {
-		h.log.InfoContext(ctx, "webhook secret was rotated; using the new one")
-		return "", nil
-	}
-	return "signature does not match (secret re-read)", nil
 }

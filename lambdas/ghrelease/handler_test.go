@@ -21,9 +21,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/codepipeline"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/google/go-github/v90/github"
 
 	"github.com/pipebridge/pipebridge/internal/routes"
+	"github.com/pipebridge/pipebridge/internal/secretcache"
 	cpstub "github.com/pipebridge/pipebridge/test/codepipeline"
 	"github.com/pipebridge/pipebridge/test/githubapi"
 )
@@ -43,22 +45,44 @@ const testRoutes = `{"routes": [
    "tags": {"semver": ">=2.0.0"}, "pipeline": "hello-v2", "variables": {"RELEASE_TAG": "{{.Tag}}"}}
 ]}`
 
-// fakeSecrets answers GetSecretValue from a value that tests can change.
+// fakeSecrets answers GetSecretValue as Secrets Manager does, with versions:
+// AWSCURRENT carries its VersionId and CreatedDate, AWSPREVIOUS the value it
+// replaced, and a secret without a value answers ResourceNotFoundException.
 type fakeSecrets struct {
-	value string
-	err   error
-	calls int
+	value, previous string
+	version         int
+	created         time.Time
+	err             error
+	calls           int // AWSCURRENT reads
+	prevCalls       int // AWSPREVIOUS reads
+	noValue         bool
 }
 
 func (f *fakeSecrets) GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+	if aws.ToString(in.VersionStage) == "AWSPREVIOUS" {
+		f.prevCalls++
+		if f.previous == "" {
+			return nil, &smtypes.ResourceNotFoundException{Message: aws.String("Secrets Manager can't find the specified secret value for staging label: AWSPREVIOUS")}
+		}
+		return &secretsmanager.GetSecretValueOutput{SecretString: aws.String(f.previous), VersionId: aws.String(fmt.Sprint("v", f.version-1))}, nil
+	}
 	f.calls++
 	if f.err != nil {
 		return nil, f.err
 	}
-	return &secretsmanager.GetSecretValueOutput{SecretString: aws.String(f.value)}, nil
+	if f.noValue {
+		return nil, &smtypes.ResourceNotFoundException{Message: aws.String("Secrets Manager can't find the specified secret value for staging label: AWSCURRENT")}
+	}
+	return &secretsmanager.GetSecretValueOutput{SecretString: aws.String(f.value), VersionId: aws.String(fmt.Sprint("v", f.version)), CreatedDate: aws.Time(f.created)}, nil
 }
 
-var _ secretGetter = (*fakeSecrets)(nil)
+// rotate puts a new value at time at, as PutSecretValue does.
+func (f *fakeSecrets) rotate(value string, at time.Time) {
+	f.previous, f.value, f.created = f.value, value, at
+	f.version++
+}
+
+var _ secretcache.Getter = (*fakeSecrets)(nil)
 
 type env struct {
 	h        *handler
@@ -89,15 +113,14 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 
-	secrets := &fakeSecrets{value: testSecret}
 	clock := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
-	sec := &secret{client: secrets, id: "arn:aws:secretsmanager:us-east-1:123456789012:secret:webhook", now: func() time.Time { return clock }}
-	if err := sec.fetch(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	secrets := &fakeSecrets{value: testSecret, version: 1, created: clock.Add(-24 * time.Hour)}
 	logs := &bytes.Buffer{}
 	e := &env{secrets: secrets, pipeline: stub, gh: gh, logs: logs, clock: &clock}
-	sec.now = func() time.Time { return *e.clock }
+	sec := e.newCache()
+	if _, err := sec.Get(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	e.h = &handler{
 		routes:    table,
 		pipelines: stub.Client(func(o *codepipeline.Options) { o.Retryer = newRetryer() }),
@@ -108,6 +131,13 @@ func newEnv(t *testing.T) *env {
 		log: slog.New(slog.NewJSONHandler(logs, nil)),
 	}
 	return e
+}
+
+// newCache is the webhook secret's cache on the env's clock.
+func (e *env) newCache() *secretcache.Cache {
+	c := secretcache.New(e.secrets, "arn:aws:secretsmanager:us-east-1:123456789012:secret:webhook")
+	c.Now = func() time.Time { return *e.clock }
+	return c
 }
 
 func sign(secret string, body []byte) string {
@@ -154,7 +184,7 @@ func TestSignatureTestVector(t *testing.T) {
 	// GitHub's documented vector.
 	e := newEnv(t)
 	e.secrets.value = "It's a Secret to Everybody"
-	e.h.secret.fetch(context.Background())
+	e.h.secret = e.newCache()
 	reason, err := e.h.verify(context.Background(), "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17", []byte("Hello, World!"))
 	if err != nil || reason != "" {
 		t.Fatalf("GitHub's test vector was refused: %q, %v", reason, err)
@@ -426,7 +456,7 @@ func TestTagMatchesNoRoute(t *testing.T) {
 func TestRotatedSecret(t *testing.T) {
 	e := newEnv(t)
 	body := fixture(t, "github/release.published.json")
-	e.secrets.value = "the-new-secret"
+	e.secrets.rotate("the-new-secret", *e.clock)
 	req := delivery("release", body)
 	req.Headers["x-hub-signature-256"] = sign("the-new-secret", body)
 
@@ -436,7 +466,7 @@ func TestRotatedSecret(t *testing.T) {
 		t.Fatalf("status %d after %d reads; want 401 and no re-read", status, e.secrets.calls)
 	}
 	*e.clock = e.clock.Add(31 * time.Second)
-	if status, b := e.call(t, req); status != 202 || e.secrets.calls != 2 {
+	if status, b := e.call(t, req); status != 202 || e.secrets.calls != 2 || e.secrets.prevCalls != 1 {
 		t.Fatalf("status %d (%v) after %d reads; want 202 after one re-read", status, b, e.secrets.calls)
 	}
 	if strings.Contains(e.logs.String(), "the-new-secret") {
@@ -530,7 +560,7 @@ func TestSetupRefusesWithoutSecret(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "WEBHOOK_SECRET_ARN is not set") {
 		t.Fatalf("got %v", err)
 	}
-	if _, err := newSecret(context.Background(), &fakeSecrets{value: ""}, "arn"); err == nil || !strings.Contains(err.Error(), "is empty") {
+	if _, err := secretcache.New(&fakeSecrets{value: ""}, "arn").Get(context.Background()); err == nil || !strings.Contains(err.Error(), "is empty") {
 		t.Fatalf("an empty secret was accepted: %v", err)
 	}
 }

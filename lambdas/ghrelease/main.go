@@ -4,17 +4,21 @@
 // PIPEBRIDGE_ROUTES_PARAMETER) gives for releases, tag pushes and tag creation.
 //
 // Optional: GITHUB_TOKEN_SECRET_ARN, a secret holding a GitHub token for looking up
-// tag commits in private repositories; GITHUB_API_URL, the API base for GitHub
-// Enterprise Server (https://HOST/api/v3/).
+// tag commits in private repositories (empty: anonymous calls); GITHUB_API_URL,
+// the API base for GitHub Enterprise Server (https://HOST/api/v3/);
+// WEBHOOK_SECRET_GRACE_MINUTES, how long the previous webhook secret is still
+// accepted after a rotation (default 15, 0 for never).
 package main
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	stdlog "log"
+	"log/slog"
 	"net/http"
 	"os"
-	"strings"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -29,6 +33,7 @@ import (
 	"github.com/pipebridge/pipebridge/internal/dispatch"
 	"github.com/pipebridge/pipebridge/internal/ghclient"
 	"github.com/pipebridge/pipebridge/internal/lambdaenv"
+	"github.com/pipebridge/pipebridge/internal/secretcache"
 )
 
 func main() {
@@ -42,6 +47,7 @@ func main() {
 		os.Exit(1)
 	}
 	h.log = log
+	h.tokens.log = log
 	log.Info("ready", "routes", len(h.routes.Routes))
 	lambda.Start(h.Handle)
 }
@@ -82,8 +88,11 @@ func setup(ctx context.Context, getenv func(string) string) (*handler, error) {
 	}()
 	defer func() { <-warm }()
 	sm := secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) { endpoint(&o.BaseEndpoint, "Secrets Manager") })
-	sec, err := newSecret(ctx, sm, secretARN)
-	if err != nil {
+	sec := secretcache.New(sm, secretARN)
+	if sec.Grace, err = graceFromEnv(getenv); err != nil {
+		return nil, err
+	}
+	if _, err := sec.Get(ctx); err != nil {
 		return nil, err
 	}
 	table, err := dispatch.Load(ctx, getenv, func() dispatch.ParameterGetter {
@@ -92,15 +101,15 @@ func setup(ctx context.Context, getenv func(string) string) (*handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	var token string
+	// The token is read on first use and kept fresh like the webhook secret: an
+	// empty secret means anonymous calls, and a token stored later takes effect
+	// without a cold start.
+	tokens := &tokenSource{log: slog.Default()}
 	if tokenARN := getenv("GITHUB_TOKEN_SECRET_ARN"); tokenARN != "" {
-		tok, err := newSecret(ctx, sm, tokenARN)
-		if err != nil {
-			return nil, err
-		}
-		token = strings.TrimSpace(string(tok.get()))
+		tokens.cache = secretcache.New(sm, tokenARN)
+		tokens.cache.Grace, tokens.cache.AllowEmpty = 0, true
 	}
-	gh, err := ghclient.New(getenv("GITHUB_API_URL"), token, 3*time.Second)
+	gh, err := ghclient.NewWithToken(getenv("GITHUB_API_URL"), tokens.token, 3*time.Second)
 	if err != nil {
 		return nil, err
 	}
@@ -108,8 +117,33 @@ func setup(ctx context.Context, getenv func(string) string) (*handler, error) {
 		routes:    table,
 		pipelines: codepipeline.NewFromConfig(cfg, func(o *codepipeline.Options) { endpoint(&o.BaseEndpoint, "CodePipeline") }),
 		secret:    sec,
-		commit: func(ctx context.Context, repository, tag string) (string, error) {
-			return tagCommit(ctx, gh.Git, repository, tag)
-		},
+		tokens:    tokens,
+		commit:    commitLookup(gh, tokens),
 	}, nil
+}
+
+// commitLookup finds a tag's commit; when GitHub rejects the stored token it
+// says so once and tries again without it (public repositories still work).
+func commitLookup(gh *github.Client, tokens *tokenSource) func(ctx context.Context, repository, tag string) (string, error) {
+	return func(ctx context.Context, repository, tag string) (string, error) {
+		sha, err := tagCommit(ctx, gh.Git, repository, tag)
+		if isUnauthorized(err) && tokens.rejectedNow(ctx) {
+			sha, err = tagCommit(ctx, gh.Git, repository, tag)
+		}
+		return sha, err
+	}
+}
+
+// graceFromEnv reads WEBHOOK_SECRET_GRACE_MINUTES: how long after a rotation
+// the previous webhook secret is still accepted (default 15; 0 turns it off).
+func graceFromEnv(getenv func(string) string) (time.Duration, error) {
+	v := getenv("WEBHOOK_SECRET_GRACE_MINUTES")
+	if v == "" {
+		return secretcache.DefaultGrace, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n > 1440 {
+		return 0, fmt.Errorf("WEBHOOK_SECRET_GRACE_MINUTES=%q: want 0 to 1440 minutes", v)
+	}
+	return time.Duration(n) * time.Minute, nil
 }

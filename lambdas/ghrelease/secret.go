@@ -2,74 +2,124 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
-	"fmt"
+	"log/slog"
+	"net/http"
 	"sync"
-	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/google/go-github/v90/github"
+
+	"github.com/pipebridge/pipebridge/internal/secretcache"
 )
 
-type secretGetter interface {
-	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
-}
-
-// refreshInterval is how often a failed verification may re-read the secret, so a
-// rotated secret takes effect without letting bad signatures hammer Secrets Manager.
-const refreshInterval = time.Minute
-
-// secret caches a Secrets Manager secret's string value.
-type secret struct {
-	client secretGetter
-	id     string
-	now    func() time.Time
-
-	mu      sync.Mutex
-	value   []byte
-	fetched time.Time
-}
-
-func newSecret(ctx context.Context, client secretGetter, id string) (*secret, error) {
-	s := &secret{client: client, id: id, now: time.Now}
-	if err := s.fetch(ctx); err != nil {
-		return nil, err
+// verify checks the sha256 signature over the exact body against the webhook
+// secret: its current value, and its previous one during the rotation grace. It
+// returns a reason when the signature is missing or wrong, and an error only
+// when the secret cannot be read. The secret is re-read every 5 minutes whatever
+// the traffic, and after a mismatch at most once a minute (secretcache).
+func (h *handler) verify(ctx context.Context, sig string, body []byte) (string, error) {
+	if sig == "" {
+		return "no X-Hub-Signature-256 header (SHA-1 signatures are not accepted)", nil
 	}
-	return s, nil
-}
-
-func (s *secret) fetch(ctx context.Context) error {
-	out, err := s.client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(s.id)})
+	if len(sig) != len("sha256=")+64 || sig[:7] != "sha256=" {
+		return "X-Hub-Signature-256 is not sha256=<64 hex digits>", nil
+	}
+	vals, err := h.secret.Get(ctx)
 	if err != nil {
-		return fmt.Errorf("read secret %s: %w", s.id, err)
+		if !h.secret.Loaded() {
+			return "", err
+		}
+		h.log.WarnContext(ctx, "webhook secret re-read failed; using the value read before", "secret", h.secret.ID(), "error", err.Error())
 	}
-	v := aws.ToString(out.SecretString)
-	if v == "" {
-		return fmt.Errorf("secret %s is empty: an empty secret would switch signature checks off", s.id)
+	if reason := h.match(ctx, sig, body, vals); reason == "" {
+		return "", nil
 	}
-	s.mu.Lock()
-	s.value, s.fetched = []byte(v), s.now()
-	s.mu.Unlock()
-	return nil
+	switch vals, err = h.secret.Refresh(ctx); {
+	case errors.Is(err, secretcache.ErrTooSoon):
+		return "signature does not match", nil
+	case err != nil:
+		return "", err
+	}
+	if h.match(ctx, sig, body, vals) == "" {
+		h.log.InfoContext(ctx, "webhook secret was rotated; using the new one")
+		return "", nil
+	}
+	return "signature does not match (secret re-read)", nil
 }
 
-// get returns the cached value.
-func (s *secret) get() []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.value
+// match checks the signature against the current value, then the previous one.
+// go-github's check uses hmac.Equal (constant time); values are never empty
+// (secretcache refuses an empty signing secret), which closes go-github's
+// skip-if-empty path.
+func (h *handler) match(ctx context.Context, sig string, body []byte, vals secretcache.Values) string {
+	if len(vals.Current) > 0 && github.ValidateSignature(sig, body, vals.Current) == nil {
+		return ""
+	}
+	if len(vals.Previous) > 0 && github.ValidateSignature(sig, body, vals.Previous) == nil {
+		h.log.WarnContext(ctx, "accepted a delivery signed with the previous webhook secret (rotation grace): update the webhook's secret on GitHub",
+			"secret", h.secret.ID())
+		return ""
+	}
+	return "signature does not match"
 }
 
-// errTooSoon says the secret was read less than refreshInterval ago.
-var errTooSoon = errors.New("secret was read less than a minute ago")
+// tokenSource gives the GitHub token for each API request: the secret's current
+// value, or none (anonymous calls, enough for public repositories) when the
+// secret is empty, unreadable, or holds a token GitHub rejected.
+type tokenSource struct {
+	cache *secretcache.Cache // nil: no token secret configured
+	log   *slog.Logger
 
-// refresh re-reads the secret unless it was read within refreshInterval.
-func (s *secret) refresh(ctx context.Context) error {
-	s.mu.Lock()
-	recent := s.now().Sub(s.fetched) < refreshInterval
-	s.mu.Unlock()
-	if recent {
-		return errTooSoon
+	mu       sync.Mutex
+	rejected [sha256.Size]byte // hash of the token GitHub last rejected
+}
+
+func (t *tokenSource) token(ctx context.Context) string {
+	if t == nil || t.cache == nil {
+		return ""
 	}
-	return s.fetch(ctx)
+	vals, err := t.cache.Get(ctx)
+	if err != nil {
+		t.log.WarnContext(ctx, "GitHub token secret unreadable; calling GitHub without a token", "secret", t.cache.ID(), "error", err.Error())
+	}
+	tok := vals.Current
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(tok) == 0 || sha256.Sum256(tok) == t.rejected {
+		return ""
+	}
+	return string(tok)
+}
+
+// rejectedNow records that GitHub answered 401 to the current token: one log
+// line per rejected value (naming the secret, never the value), a re-read of
+// the secret (bounded), and anonymous calls until the value changes. It says
+// whether a retry may help.
+func (t *tokenSource) rejectedNow(ctx context.Context) bool {
+	if t == nil || t.cache == nil {
+		return false
+	}
+	vals, _ := t.cache.Get(ctx)
+	if len(vals.Current) == 0 {
+		return false
+	}
+	sum := sha256.Sum256(vals.Current)
+	t.mu.Lock()
+	if sum == t.rejected {
+		t.mu.Unlock()
+		return false
+	}
+	t.rejected = sum
+	t.mu.Unlock()
+	t.log.ErrorContext(ctx, "GitHub rejected the token stored in the secret (401 Bad credentials): store a valid token there, or empty it for anonymous calls; calling without a token until it changes",
+		"secret", t.cache.ID())
+	t.cache.Refresh(ctx)
+	return true
+}
+
+// isUnauthorized says whether err is GitHub's 401.
+func isUnauthorized(err error) bool {
+	var e *github.ErrorResponse
+	return errors.As(err, &e) && e.Response != nil && e.Response.StatusCode == http.StatusUnauthorized
 }

@@ -16,6 +16,12 @@
 // The hooks endpoints require an Authorization header (401 "Requires
 // authentication" without one), answer 404 for unknown hooks and deliveries, and
 // can be made to fail with any status (Fail, FailHooks).
+//
+// Credentials, as GitHub documents them: once Valid names the tokens GitHub
+// knows, a request with any other token is answered 401 {"message": "Bad
+// credentials"} on every endpoint (a bad token is not downgraded to anonymous),
+// and a private repository (Private) answers 404 to anonymous requests, as
+// GitHub hides private repositories from those who cannot see them.
 package githubapi
 
 import (
@@ -40,11 +46,13 @@ type Server struct {
 	URL string
 	srv *httptest.Server
 
-	mu     sync.Mutex
-	refs   map[string]object // "owner/repo tag"
-	tags   map[string]object // tag object sha -> target
-	fail   bool
-	tokens []string
+	mu      sync.Mutex
+	refs    map[string]object // "owner/repo tag"
+	tags    map[string]object // tag object sha -> target
+	fail    bool
+	tokens  []string
+	valid   map[string]bool // nil: any token is accepted
+	private map[string]bool // "owner/repo"
 
 	hooks       map[string][]Hook // "owner/repo" -> hooks
 	deliveries  map[int64][]Delivery
@@ -122,12 +130,53 @@ func (s *Server) Tokens() []string {
 	return append([]string(nil), s.tokens...)
 }
 
+// Valid sets the tokens GitHub accepts; any other token gets 401.
+func (s *Server) Valid(tokens ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.valid = map[string]bool{}
+	for _, t := range tokens {
+		s.valid[t] = true
+	}
+}
+
+// Private makes repo invisible (404) to anonymous requests.
+func (s *Server) Private(repo string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.private == nil {
+		s.private = map[string]bool{}
+	}
+	s.private[repo] = true
+}
+
+// credentials answers 401 for a token GitHub does not know.
+func (s *Server) credentials(w http.ResponseWriter, r *http.Request) bool {
+	auth := r.Header.Get("Authorization")
+	if auth == "" || s.valid == nil {
+		return true
+	}
+	tok := strings.TrimPrefix(strings.TrimPrefix(auth, "Bearer "), "token ")
+	if !s.valid[tok] {
+		writeStatus(w, http.StatusUnauthorized, `{"message":"Bad credentials","documentation_url":"https://docs.github.com/rest","status":"401"}`)
+		return false
+	}
+	return true
+}
+
 func (s *Server) check(w http.ResponseWriter, r *http.Request) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.tokens = append(s.tokens, r.Header.Get("Authorization"))
 	if s.fail {
 		http.Error(w, `{"message":"Service Unavailable"}`, http.StatusServiceUnavailable)
+		return false
+	}
+	if !s.credentials(w, r) {
+		return false
+	}
+	if r.Header.Get("Authorization") == "" && s.private[r.PathValue("owner")+"/"+r.PathValue("repo")] {
+		notFound(w)
 		return false
 	}
 	return true
@@ -239,6 +288,9 @@ func (s *Server) hookGate(w http.ResponseWriter, r *http.Request) bool {
 	s.tokens = append(s.tokens, r.Header.Get("Authorization"))
 	if r.Header.Get("Authorization") == "" {
 		writeStatus(w, http.StatusUnauthorized, `{"message":"Requires authentication","documentation_url":"https://docs.github.com/rest"}`)
+		return false
+	}
+	if !s.credentials(w, r) {
 		return false
 	}
 	if len(s.hookFail) > 0 {
