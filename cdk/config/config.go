@@ -18,6 +18,7 @@ import (
 
 	"github.com/pipebridge/pipebridge/internal/names"
 	"github.com/pipebridge/pipebridge/internal/routes"
+	"github.com/pipebridge/pipebridge/internal/severity"
 )
 
 // Config is pipebridge.yaml.
@@ -163,18 +164,13 @@ type ScanGate struct {
 	Off bool `yaml:"off"`
 }
 
-// failAbove maps a highest allowed severity to scan-gate's --severity (the
-// lowest level that fails).
-var failAbove = map[string]string{
-	"NONE": "INFORMATIONAL", "INFORMATIONAL": "LOW", "LOW": "MEDIUM", "MEDIUM": "HIGH", "HIGH": "CRITICAL",
-}
-
 // Flags are the scan-gate flags the environment's build passes (empty when off).
 func (g ScanGate) Flags() string {
 	if g.Off {
 		return ""
 	}
-	f := "--severity " + failAbove[g.MaxSeverity]
+	// scan-gate's --severity is the lowest level that fails: the one above.
+	f := "--severity " + (severity.Parse(g.MaxSeverity) + 1).String()
 	for _, n := range g.Ignore {
 		f += " --ignore-finding " + n
 	}
@@ -595,8 +591,10 @@ func (g *ScanGate) validate(v *validator, p []any) {
 	}
 	if g.MaxSeverity == "" {
 		g.MaxSeverity = "MEDIUM"
-	} else if _, ok := failAbove[g.MaxSeverity]; !ok {
+	} else if l, err := severity.ParseKnown(g.MaxSeverity); err != nil || l == severity.Critical {
 		v.fail(at(p, "maxSeverity"), "%q: want NONE, INFORMATIONAL, LOW, MEDIUM or HIGH (the highest severity that may deploy; off: true for no gate)", g.MaxSeverity)
+	} else {
+		g.MaxSeverity = l.String()
 	}
 	for i, n := range g.Ignore {
 		if !findingRE.MatchString(n) {

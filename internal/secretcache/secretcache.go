@@ -58,7 +58,8 @@ type Cache struct {
 	current   []byte
 	version   string
 	created   time.Time // when AWSCURRENT's version was created
-	previous  []byte
+	previous  []byte    // the value before version, when known
+	prevRead  bool      // AWSPREVIOUS was read (or is known) for version
 	attempted time.Time // last read attempt, successful or not
 }
 
@@ -70,17 +71,10 @@ func New(client Getter, id string) *Cache {
 // ID is the secret's ARN or name, for log lines (never its value).
 func (c *Cache) ID() string { return c.id }
 
-// Values are what a caller may accept now.
-type Values struct {
-	Current []byte
-	// Previous is AWSPREVIOUS while the rotation grace lasts, else nil.
-	Previous []byte
-}
-
-// Get returns the values, reading the secret first if it never was or if the
-// last attempt is older than MaxAge. When a re-read fails the values already
-// held are returned with the error (the caller decides whether to use them).
-func (c *Cache) Get(ctx context.Context) (Values, error) {
+// Get returns the current value, reading the secret first if it never was or
+// if the last attempt is older than MaxAge. When a re-read fails the value
+// already held is returned with the error (the caller decides whether to use it).
+func (c *Cache) Get(ctx context.Context) ([]byte, error) {
 	c.mu.Lock()
 	stale := !c.loaded || c.Now().Sub(c.attempted) >= MaxAge
 	c.mu.Unlock()
@@ -88,24 +82,50 @@ func (c *Cache) Get(ctx context.Context) (Values, error) {
 	if stale {
 		err = c.read(ctx, false)
 	}
-	return c.values(), err
+	return c.value(), err
 }
 
 // Refresh re-reads the secret after a mismatch, unless it was attempted less
 // than MinInterval ago (ErrTooSoon).
-func (c *Cache) Refresh(ctx context.Context) (Values, error) {
+func (c *Cache) Refresh(ctx context.Context) ([]byte, error) {
 	err := c.read(ctx, true)
-	return c.values(), err
+	return c.value(), err
 }
 
-func (c *Cache) values() Values {
+func (c *Cache) value() []byte {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	v := Values{Current: c.current}
-	if c.previous != nil && c.Now().Sub(c.created) < c.Grace {
-		v.Previous = c.previous
+	return c.current
+}
+
+// Previous returns the value before the current one while the rotation grace
+// lasts, else nil. An instance that never held it reads AWSPREVIOUS, once per
+// version of the secret.
+func (c *Cache) Previous(ctx context.Context) []byte {
+	c.mu.Lock()
+	if !c.loaded || c.Now().Sub(c.created) >= c.Grace {
+		c.mu.Unlock()
+		return nil
 	}
-	return v
+	if c.prevRead {
+		defer c.mu.Unlock()
+		return c.previous
+	}
+	c.prevRead = true
+	version := c.version
+	c.mu.Unlock()
+	out, err := c.client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(c.id), VersionStage: aws.String("AWSPREVIOUS")})
+	if err != nil {
+		return nil
+	}
+	prev := []byte(strings.TrimSpace(aws.ToString(out.SecretString)))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.version != version || len(prev) == 0 {
+		return nil
+	}
+	c.previous = prev
+	return prev
 }
 
 // Loaded says whether a value was ever read.
@@ -123,7 +143,6 @@ func (c *Cache) read(ctx context.Context, bounded bool) error {
 		return ErrTooSoon
 	}
 	c.attempted = now
-	known := c.version
 	c.mu.Unlock()
 
 	out, err := c.client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(c.id)})
@@ -140,22 +159,15 @@ func (c *Cache) read(ctx context.Context, bounded bool) error {
 		return fmt.Errorf("secret %s is empty: store a value", c.id)
 	}
 	version, created := aws.ToString(out.VersionId), aws.ToTime(out.CreatedDate)
-	var previous []byte
-	rotated := known != "" && version != known
-	if c.Grace > 0 && version != "" && now.Sub(created) < c.Grace && (rotated || !c.Loaded()) {
-		// Right after a rotation: fetch AWSPREVIOUS once, for the grace.
-		prev, err := c.client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(c.id), VersionStage: aws.String("AWSPREVIOUS")})
-		if err == nil {
-			previous = []byte(strings.TrimSpace(aws.ToString(prev.SecretString)))
-		}
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if version != c.version || !c.loaded {
-		if previous == nil && c.loaded && !bytes.Equal(c.current, value) {
-			previous = c.current // what this instance held before the rotation
+		// A rotation this instance saw: it knows the previous value. On the first
+		// read it does not; Previous reads AWSPREVIOUS if a caller needs it.
+		c.previous, c.prevRead = nil, false
+		if c.loaded && !bytes.Equal(c.current, value) {
+			c.previous, c.prevRead = c.current, true
 		}
-		c.previous = previous
 	}
 	c.loaded, c.current, c.version, c.created = true, value, version, created
 	return nil

@@ -104,7 +104,7 @@ func setup(ctx context.Context, getenv func(string) string) (*redeliverer, error
 	tokens.Grace, tokens.AllowEmpty = 0, true
 	r.token = func(ctx context.Context) (string, error) {
 		v, err := tokens.Get(ctx)
-		return string(v.Current), err
+		return string(v), err
 	}
 	r.tokenSecret = tokenARN
 	gh, err := ghclient.NewWithToken(getenv("GITHUB_API_URL"), func(ctx context.Context) string {

@@ -25,43 +25,35 @@ func (h *handler) verify(ctx context.Context, sig string, body []byte) (string, 
 	if len(sig) != len("sha256=")+64 || sig[:7] != "sha256=" {
 		return "X-Hub-Signature-256 is not sha256=<64 hex digits>", nil
 	}
-	vals, err := h.secret.Get(ctx)
+	current, err := h.secret.Get(ctx)
 	if err != nil {
 		if !h.secret.Loaded() {
 			return "", err
 		}
 		h.log.WarnContext(ctx, "webhook secret re-read failed; using the value read before", "secret", h.secret.ID(), "error", err.Error())
 	}
-	if reason := h.match(ctx, sig, body, vals); reason == "" {
+	// go-github's check uses hmac.Equal (constant time); values are never empty
+	// (secretcache refuses an empty signing secret), which closes go-github's
+	// skip-if-empty path.
+	if github.ValidateSignature(sig, body, current) == nil {
 		return "", nil
 	}
-	switch vals, err = h.secret.Refresh(ctx); {
+	if prev := h.secret.Previous(ctx); prev != nil && github.ValidateSignature(sig, body, prev) == nil {
+		h.log.WarnContext(ctx, "accepted a delivery signed with the previous webhook secret (rotation grace): update the webhook's secret on GitHub",
+			"secret", h.secret.ID())
+		return "", nil
+	}
+	switch current, err = h.secret.Refresh(ctx); {
 	case errors.Is(err, secretcache.ErrTooSoon):
 		return "signature does not match", nil
 	case err != nil:
 		return "", err
 	}
-	if h.match(ctx, sig, body, vals) == "" {
+	if github.ValidateSignature(sig, body, current) == nil {
 		h.log.InfoContext(ctx, "webhook secret was rotated; using the new one")
 		return "", nil
 	}
 	return "signature does not match (secret re-read)", nil
-}
-
-// match checks the signature against the current value, then the previous one.
-// go-github's check uses hmac.Equal (constant time); values are never empty
-// (secretcache refuses an empty signing secret), which closes go-github's
-// skip-if-empty path.
-func (h *handler) match(ctx context.Context, sig string, body []byte, vals secretcache.Values) string {
-	if len(vals.Current) > 0 && github.ValidateSignature(sig, body, vals.Current) == nil {
-		return ""
-	}
-	if len(vals.Previous) > 0 && github.ValidateSignature(sig, body, vals.Previous) == nil {
-		h.log.WarnContext(ctx, "accepted a delivery signed with the previous webhook secret (rotation grace): update the webhook's secret on GitHub",
-			"secret", h.secret.ID())
-		return ""
-	}
-	return "signature does not match"
 }
 
 // tokenSource gives the GitHub token for each API request: the secret's current
@@ -79,11 +71,10 @@ func (t *tokenSource) token(ctx context.Context) string {
 	if t == nil || t.cache == nil {
 		return ""
 	}
-	vals, err := t.cache.Get(ctx)
+	tok, err := t.cache.Get(ctx)
 	if err != nil {
 		t.log.WarnContext(ctx, "GitHub token secret unreadable; calling GitHub without a token", "secret", t.cache.ID(), "error", err.Error())
 	}
-	tok := vals.Current
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if len(tok) == 0 || sha256.Sum256(tok) == t.rejected {
@@ -100,11 +91,11 @@ func (t *tokenSource) rejectedNow(ctx context.Context) bool {
 	if t == nil || t.cache == nil {
 		return false
 	}
-	vals, _ := t.cache.Get(ctx)
-	if len(vals.Current) == 0 {
+	tok, _ := t.cache.Get(ctx)
+	if len(tok) == 0 {
 		return false
 	}
-	sum := sha256.Sum256(vals.Current)
+	sum := sha256.Sum256(tok)
 	t.mu.Lock()
 	if sum == t.rejected {
 		t.mu.Unlock()

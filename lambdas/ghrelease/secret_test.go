@@ -140,3 +140,26 @@ func TestGitHubToken(t *testing.T) {
 		})
 	}
 }
+
+// An instance started after the rotation never held the old value: a delivery
+// signed with it costs one AWSPREVIOUS read, once per version, during the grace.
+func TestPreviousSecretAfterColdStart(t *testing.T) {
+	e := newEnv(t)
+	body := fixture(t, "github/release.published.json")
+	old := delivery("release", body)
+	e.secrets.rotate("the-new-secret", *e.clock)
+	e.h.secret = e.newCache() // a cold start after the rotation
+	for range 3 {
+		if status, _ := e.call(t, old); status != 202 {
+			t.Fatalf("status %d, want 202 during the grace", status)
+		}
+	}
+	if e.secrets.prevCalls != 1 {
+		t.Errorf("AWSPREVIOUS read %d times, want once", e.secrets.prevCalls)
+	}
+	newReq := delivery("release", body)
+	newReq.Headers["x-hub-signature-256"] = sign("the-new-secret", body)
+	if status, _ := e.call(t, newReq); status != 202 || e.secrets.prevCalls != 1 {
+		t.Errorf("new secret: status %d, AWSPREVIOUS reads %d; want 202 and no read", status, e.secrets.prevCalls)
+	}
+}

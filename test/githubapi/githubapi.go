@@ -19,9 +19,11 @@
 //
 // Credentials, as GitHub documents them: once Valid names the tokens GitHub
 // knows, a request with any other token is answered 401 {"message": "Bad
-// credentials"} on every endpoint (a bad token is not downgraded to anonymous),
-// and a private repository (Private) answers 404 to anonymous requests, as
-// GitHub hides private repositories from those who cannot see them.
+// credentials"} on every endpoint ("Authenticating to the REST API": invalid
+// credentials get 401 Unauthorized; a bad token is not downgraded to
+// anonymous), and a private repository (Private) answers 404 to anonymous
+// requests ("Troubleshooting the REST API": 404 instead of 403, so as not to
+// reveal private repositories).
 package githubapi
 
 import (
