@@ -12,13 +12,13 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"text/template"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
 	"github.com/pipebridge/pipebridge/internal/atomicfile"
+	"github.com/pipebridge/pipebridge/internal/names"
 )
 
 const renderUsage = `
@@ -27,11 +27,23 @@ Usage: pipebridge render --template FILE [flags]
 Renders an ECS task definition template and sets container images, the way ecspresso
 and amazon-ecs-render-task-definition do. The template is JSON in the API's form (as
 "aws ecs describe-task-definition" prints it, with or without the "taskDefinition"
-wrapper; read-only fields such as revision and status are dropped) with these
-functions:
+wrapper; read-only fields such as revision and status are dropped) with
+ecspresso's functions, which behave as in ecspresso (kayac/go-config):
 
-  {{ must_env "NAME" }}           the variable's value; an error if it is not set
-  {{ env "NAME" "default" }}      the variable's value, or the default if unset or empty
+  {{ must_env "NAME" }}           the variable's value (even empty); an error if unset
+  {{ env "NAME" "default" }}      the variable's value, or "default" if unset or empty
+  {{ env "A" "B" "default" }}     $A, else $B, else "default"
+  {{ env "NAME" }}                the value, or the text NAME itself if unset or empty
+  {{ json_escape "..." }}         a string escaped for use inside a JSON string
+
+Values cannot change the document's shape: an action inside a JSON string is
+escaped as json_escape does (a value with quotes stays one string), and an action
+outside a string must give one number, true, false or null.
+
+The task definition is checked as RegisterTaskDefinition would: family and
+container names (up to 255 letters, digits, - and _), tags (at most 50; keys 1-128
+and values 0-256 characters; no aws: prefix), and its size (at most 65,536 bytes as
+sent; templates over 1 MiB are not read). An empty "tags" list is left out.
 
 The output is JSON in the API's camelCase form, accepted by
   aws ecs register-task-definition --cli-input-json file://FILE
@@ -59,9 +71,9 @@ func runRender(ctx context.Context, c *cli, args []string) error {
 	if *tmplPath == "" {
 		return usagef("--template is required")
 	}
-	src, err := os.ReadFile(*tmplPath)
+	src, err := readTemplate(*tmplPath)
 	if err != nil {
-		return fmt.Errorf("read template: %w", err)
+		return err
 	}
 	rendered, err := expandTemplate(filepath.Base(*tmplPath), string(src), c.lookupEnv)
 	if err != nil {
@@ -76,6 +88,9 @@ func runRender(ctx context.Context, c *cli, args []string) error {
 	}
 	if err := setEnv(td, envs); err != nil {
 		return err
+	}
+	if err := checkRegistration(td); err != nil {
+		return fmt.Errorf("%s: %w", *tmplPath, err)
 	}
 	out, err := marshalForAPI(ctx, td)
 	if err != nil {
@@ -92,35 +107,72 @@ func runRender(ctx context.Context, c *cli, args []string) error {
 	return nil
 }
 
-// expandTemplate runs the template with ecspresso's env functions.
-func expandTemplate(name, src string, lookup func(string) (string, bool)) ([]byte, error) {
-	funcs := template.FuncMap{
-		"must_env": func(key string) (string, error) {
-			v, ok := lookup(key)
-			if !ok {
-				return "", fmt.Errorf("environment variable %s is not set: set it, or use {{ env %q \"default\" }}", key, key)
-			}
-			return v, nil
-		},
-		"env": func(key string, def ...string) string {
-			if v, _ := lookup(key); v != "" {
-				return v
-			}
-			if len(def) > 0 {
-				return def[0]
-			}
-			return ""
-		},
-	}
-	t, err := template.New(name).Funcs(funcs).Option("missingkey=error").Parse(src)
+// readTemplate reads at most maxTemplateBytes.
+func readTemplate(path string) ([]byte, error) {
+	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("parse template: %w", err)
+		return nil, fmt.Errorf("read template: %w", err)
 	}
-	var buf bytes.Buffer
-	if err := t.Execute(&buf, nil); err != nil {
-		return nil, fmt.Errorf("render template: %w", err)
+	defer f.Close()
+	src, err := io.ReadAll(io.LimitReader(f, maxTemplateBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("read template: %w", err)
 	}
-	return buf.Bytes(), nil
+	if len(src) > maxTemplateBytes {
+		return nil, fmt.Errorf("template %s is over %d bytes (1 MiB): a task definition is at most 65,536 bytes; is this the right file?", path, maxTemplateBytes)
+	}
+	return src, nil
+}
+
+// Limits RegisterTaskDefinition documents (ECS API reference and service quotas).
+const (
+	maxTaskDefinitionBytes = 65536
+	maxTags                = 50
+)
+
+// checkRegistration checks what ECS checks on registration and encoding/json
+// does not: names, tags. An empty tags list is dropped: ECS refuses "tags": [].
+func checkRegistration(td *ecs.RegisterTaskDefinitionInput) error {
+	if td.Family != nil {
+		if err := names.ECSName(*td.Family); err != nil {
+			return fmt.Errorf("family %w (RegisterTaskDefinition's rule)", err)
+		}
+	}
+	seen := map[string]bool{}
+	for i, cd := range td.ContainerDefinitions {
+		if cd.Name == nil {
+			return fmt.Errorf("containerDefinitions[%d].name is missing: every container needs a name", i)
+		}
+		if err := names.ECSName(*cd.Name); err != nil {
+			return fmt.Errorf("containerDefinitions[%d].name %w (RegisterTaskDefinition's rule)", i, err)
+		}
+		if seen[*cd.Name] {
+			return fmt.Errorf("containerDefinitions[%d].name %q: two containers have this name", i, *cd.Name)
+		}
+		seen[*cd.Name] = true
+	}
+	if len(td.Tags) == 0 {
+		td.Tags = nil
+		return nil
+	}
+	if len(td.Tags) > maxTags {
+		return fmt.Errorf("tags: %d tags, ECS allows at most %d per task definition", len(td.Tags), maxTags)
+	}
+	keys := map[string]bool{}
+	for i, tag := range td.Tags {
+		key := aws.ToString(tag.Key)
+		if err := names.TagKey(key); err != nil {
+			return fmt.Errorf("tags[%d].key %w", i, err)
+		}
+		if err := names.TagValue(aws.ToString(tag.Value)); err != nil {
+			return fmt.Errorf("tags[%d].value %w", i, err)
+		}
+		if keys[key] {
+			return fmt.Errorf("tags[%d].key %q: a key may appear once", i, key)
+		}
+		keys[key] = true
+	}
+	return nil
 }
 
 // Fields that describe-task-definition returns but register-task-definition refuses.
@@ -288,7 +340,9 @@ func (c *captureHTTP) Do(r *http.Request) (*http.Response, error) {
 // user-data map keys (dockerLabels, log options) come out right by construction.
 // The SDK also validates required fields on the way. Nothing leaves the process.
 func marshalForAPI(ctx context.Context, td *ecs.RegisterTaskDefinitionInput) ([]byte, error) {
+	var sent int
 	out, err := wireJSON(func(h *captureHTTP) error {
+		defer func() { sent = len(h.body) }()
 		_, err := ecs.New(ecs.Options{
 			Region: "us-east-1", BaseEndpoint: aws.String("http://capture.invalid"),
 			Credentials: aws.AnonymousCredentials{}, HTTPClient: h, RetryMaxAttempts: 1,
@@ -297,6 +351,10 @@ func marshalForAPI(ctx context.Context, td *ecs.RegisterTaskDefinitionInput) ([]
 	})
 	if err != nil {
 		return nil, fmt.Errorf("task definition: %w", err)
+	}
+	if sent > maxTaskDefinitionBytes {
+		return nil, fmt.Errorf("task definition %s is %d bytes as sent to ECS; RegisterTaskDefinition accepts at most %d (64 KiB): move large values (scripts, certificates) to files or Secrets Manager",
+			aws.ToString(td.Family), sent, maxTaskDefinitionBytes)
 	}
 	return out, nil
 }

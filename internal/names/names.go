@@ -12,6 +12,7 @@ package names
 import (
 	"fmt"
 	"regexp"
+	"strings"
 	"sync"
 	"unicode/utf8"
 )
@@ -55,6 +56,13 @@ var (
 	action       = &rule{expr: `^[A-Za-z0-9.@\-_]+$`, min: 1, max: 100, want: "CodePipeline action names are 1-100 letters, digits, '.', '@', '-' or '_'"}
 	variable     = &rule{expr: `^[A-Za-z0-9@\-_]+$`, min: 1, max: 128, want: "CodePipeline variable names are 1-128 letters, digits, '@', '-' or '_'"}
 	requestToken = &rule{expr: `^[a-zA-Z0-9-]+$`, min: 1, max: 128, want: "CodePipeline request tokens are 1-128 letters, digits or '-'"}
+	// AWS resource tags (ECS's Tag type, as RegisterTaskDefinition and TagResource
+	// document it): letters, digits, spaces and + - = . _ : / @; keys 1-128 and
+	// values 0-256 characters.
+	tagKey = &rule{expr: `^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`, min: 1, max: 128,
+		want: "tag keys are 1-128 letters, digits, spaces or + - = . _ : / @"}
+	tagValue = &rule{expr: `^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`, min: 0, max: 256,
+		want: "tag values are 0-256 letters, digits, spaces or + - = . _ : / @"}
 	// GitHub: owner (user or organization) / repository name.
 	githubRepository = &rule{expr: `^[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+$`, min: 3, max: 140, want: "want owner/name"}
 )
@@ -100,6 +108,32 @@ func RequestToken(s string) error { return requestToken.check(s) }
 
 // GitHubRepository checks owner/name.
 func GitHubRepository(s string) error { return githubRepository.check(s) }
+
+// TagKey checks an AWS resource tag key, including the reserved aws: prefix.
+func TagKey(s string) error {
+	if err := tagKey.check(s); err != nil {
+		return err
+	}
+	return notReserved(s)
+}
+
+// TagValue checks an AWS resource tag value, including the reserved aws: prefix.
+func TagValue(s string) error {
+	if err := tagValue.check(s); err != nil {
+		return err
+	}
+	return notReserved(s)
+}
+
+// notReserved refuses the prefix AWS keeps for its own tags, in any case: "Do not
+// use aws:, AWS:, or any upper or lowercase combination of such as a prefix for
+// either keys or values".
+func notReserved(s string) error {
+	if len(s) >= 4 && strings.EqualFold(s[:4], "aws:") {
+		return fmt.Errorf("%q: the aws: prefix (in any case) is reserved for AWS", s)
+	}
+	return nil
+}
 
 // MaxVariableValue is CodePipeline's limit on a pipeline variable's value, in
 // characters (not bytes: a 600-character non-ASCII value is accepted).

@@ -22,6 +22,10 @@ func TestRules(t *testing.T) {
 		{"pipeline", Pipeline, []string{"web-prod", "a.b@c_d"}, []string{"", "web prod", strings.Repeat("p", 101)}},
 		{"variable", Variable, []string{"RELEASE_TAG", "a@b-c"}, []string{"", "A.B", strings.Repeat("v", 129)}},
 		{"token", RequestToken, []string{"gh-0a", strings.Repeat("a", 128)}, []string{"", "a_b", strings.Repeat("a", 129)}},
+		{"tag key", TagKey, []string{"team", "cost center", "app:tier/1", "Aws-team", "awsx:y", "ü", strings.Repeat("k", 128)},
+			[]string{"", "aws:cloudformation", "AWS:x", "aWs:x", "a,b", "a\nb", "\"x\"", strings.Repeat("k", 129)}},
+		{"tag value", TagValue, []string{"", "payments", "v1.2.3", "a=b", strings.Repeat("v", 256)},
+			[]string{"aws:x", "Aws:x", "a*b", strings.Repeat("v", 257)}},
 		{"GitHub repository", GitHubRepository, []string{"acme/web", "Codertocat/Hello-World"}, []string{"web", "/web", "acme/"}},
 	}
 	for _, tt := range tests {
