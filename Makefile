@@ -60,6 +60,7 @@ fuzz:
 	$(GO) test ./internal/routes -run '^$$' -fuzz '^FuzzSelect$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./lambdas/ecrpush -run '^$$' -fuzz '^FuzzHandle$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./lambdas/ghrelease -run '^$$' -fuzz '^FuzzHandle$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./lambdas/ghrelease -run '^$$' -fuzz '^FuzzParseRequest$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./buildtools -run '^$$' -fuzz '^FuzzRenderValue$$' -fuzztime $(FUZZTIME)
 
 ## synth: synthesize pipebridge.yaml (PIPEBRIDGE_CONFIG=file for another) offline,

@@ -441,6 +441,11 @@ func TestLambdas(t *testing.T) {
 		if f["ReservedConcurrentExecutions"] != float64(5) || get(f, "LoggingConfig", "LogFormat") != "JSON" || get(f, "LoggingConfig", "LogGroup") == nil {
 			t.Errorf("%s: concurrency %v logging %v", id, f["ReservedConcurrentExecutions"], f["LoggingConfig"])
 		}
+		// The webhook's memory buys CPU to refuse forged deliveries quickly (config
+		// default); the others wait on AWS and need little.
+		if wantMem := map[bool]float64{true: 1024, false: 128}[strings.HasPrefix(id, "TriggersGHRelease")]; f["MemorySize"] != wantMem {
+			t.Errorf("%s: MemorySize %v, want %v", id, f["MemorySize"], wantMem)
+		}
 		if strings.HasPrefix(id, "TriggersECRPush") && get(f, "DeadLetterConfig", "TargetArn") == nil {
 			t.Errorf("ecrpush has no dead-letter queue")
 		}

@@ -118,7 +118,9 @@ func baseFunction(scope constructs.Construct, id string, p *triggersProps, asset
 	props.Role = role
 	props.LogGroup = logs
 	props.LoggingFormat = awslambda.LoggingFormat_JSON
-	props.MemorySize = jsii.Number(128)
+	if props.MemorySize == nil {
+		props.MemorySize = jsii.Number(128)
+	}
 	props.ReservedConcurrentExecutions = jsii.Number(float64(p.cfg.LambdaConcurrency))
 	if props.Description == nil {
 		props.Description = jsii.String("pipebridge " + id)
@@ -277,6 +279,9 @@ func newGHRelease(scope constructs.Construct, p *triggersProps, rt *routeTable) 
 		// GitHub waits 10 s for an answer; the handler budgets 8 s.
 		Timeout:     awscdk.Duration_Seconds(jsii.Number(10)),
 		Environment: &env,
+		// The URL is public: its cost per refused request is CPU time
+		// (BenchmarkRejectedDelivery), and Lambda's CPU grows with memory.
+		MemorySize: jsii.Number(float64(p.cfg.WebhookMemoryMB)),
 	})
 	secret.GrantRead(fn, nil)
 	if token != nil {

@@ -44,6 +44,10 @@ type Config struct {
 	LogRetentionDays int `yaml:"logRetentionDays"`
 	// LambdaConcurrency is each trigger Lambda's reserved concurrency (default 5).
 	LambdaConcurrency int `yaml:"lambdaConcurrency"`
+	// WebhookMemoryMB is the webhook function's memory (default 1024). Lambda
+	// gives CPU in proportion to memory, and refusing a forged delivery is CPU
+	// work: more memory refuses each one faster, for the same GB-seconds.
+	WebhookMemoryMB int `yaml:"webhookMemoryMB"`
 	// WebhookSecretGraceMinutes is how long after a rotation of the webhook
 	// secret its previous value is still accepted (default 15; 0 for never).
 	WebhookSecretGraceMinutes *int `yaml:"webhookSecretGraceMinutes"`
@@ -386,6 +390,11 @@ func (c *Config) validate(v *validator) {
 		c.LambdaConcurrency = 5
 	} else if c.LambdaConcurrency < 1 || c.LambdaConcurrency > 100 {
 		v.fail([]any{"lambdaConcurrency"}, "%d: want 1 to 100", c.LambdaConcurrency)
+	}
+	if c.WebhookMemoryMB == 0 {
+		c.WebhookMemoryMB = 1024
+	} else if c.WebhookMemoryMB < 128 || c.WebhookMemoryMB > 10240 {
+		v.fail([]any{"webhookMemoryMB"}, "%d: want 128 to 10240 (Lambda's range; 1024 is the default, see README: the webhook under load)", c.WebhookMemoryMB)
 	}
 	if r := c.Redelivery; r != nil {
 		p := []any{"githubRedelivery"}

@@ -116,6 +116,7 @@ func TestErrors(t *testing.T) {
 		{"gate off with settings", strings.Replace(base, "        service: web\n", "        service: web\n        scanGate: {off: true, maxSeverity: HIGH}\n", 1), []string{`apps[0].environments[0].scanGate: off: true deploys without a scan gate`}},
 		{"bad execution mode", strings.Replace(base, "    containers: [web]\n", "    containers: [web]\n    executionMode: FIFO\n", 1), []string{`executionMode: "FIFO"`}},
 		{"imported repo with lifecycle", strings.Replace(base, "    containers: [web]\n", "    containers: [web]\n    ecr: {import: true, keepImages: 5}\n", 1), []string{"an imported repository keeps its own lifecycle policy"}},
+		{"webhook memory too small", "webhookMemoryMB: 64\n" + base, []string{"webhookMemoryMB: 64: want 128 to 10240"}},
 		{"bad retention", "logRetentionDays: 31\n" + base, []string{"logRetentionDays: 31 is not a CloudWatch Logs retention"}},
 		{"several errors at once", strings.Replace(strings.Replace(base, "        cluster: prod\n", "", 1), "us-east-1\n", "nowhere\n", 1), []string{"region:", "cluster: required"}},
 	}

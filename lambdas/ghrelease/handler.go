@@ -49,7 +49,8 @@ func reply(status int, body any) response {
 
 // Handle serves a Lambda Function URL request; API Gateway HTTP API (payload
 // version 2.0) requests have the same shape and are served too. It reads top to
-// bottom, each step once: check the size, authenticate, decode, parse, select
+// bottom, each step once: check the signature header and the size, authenticate,
+// decode, parse, select
 // routes, resolve the commit (only when a route matched), plan and start, answer.
 func (h *handler) Handle(ctx context.Context, req events.LambdaFunctionURLRequest) (response, error) {
 	ctx, cancel := context.WithTimeout(ctx, budget)
@@ -65,7 +66,12 @@ func (h *handler) Handle(ctx context.Context, req events.LambdaFunctionURLReques
 		return reply(status, map[string]string{"error": answer}), nil
 	}
 
-	// Size.
+	// Signature header, then size, then the body: an unsigned request costs a
+	// map lookup; nothing is decoded before the signature is checked.
+	sig := headers["x-hub-signature-256"]
+	if reason := signatureFormat(sig); reason != "" {
+		return reject(http.StatusUnauthorized, reason, "unauthorized")
+	}
 	if len(req.Body) > base64.StdEncoding.EncodedLen(maxBody) {
 		return reject(http.StatusRequestEntityTooLarge, fmt.Sprintf("body over the size limit (%d bytes)", len(req.Body)), "payload too large")
 	}
@@ -82,7 +88,7 @@ func (h *handler) Handle(ctx context.Context, req events.LambdaFunctionURLReques
 
 	// Authenticate, once, before reading anything else. The answer never says
 	// why a signature failed; the log does.
-	if reason, err := h.verify(ctx, headers["x-hub-signature-256"], body); err != nil {
+	if reason, err := h.verify(ctx, sig, body); err != nil {
 		log.ErrorContext(ctx, "secret unavailable", "error", err.Error())
 		return reply(http.StatusBadGateway, map[string]string{"error": "cannot verify the signature now; redeliver later"}), nil
 	} else if reason != "" {

@@ -49,7 +49,7 @@ func main() {
 	h.log = log
 	h.tokens.log = log
 	log.Info("ready", "routes", len(h.routes.Routes))
-	lambda.Start(h.Handle)
+	lambda.Start(h) // h.Invoke: see invoke.go
 }
 
 // newRetryer bounds AWS retries so they fit GitHub's 10 s: throttling and 5xx

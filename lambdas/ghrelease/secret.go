@@ -19,11 +19,8 @@ import (
 // when the secret cannot be read. The secret is re-read every 5 minutes whatever
 // the traffic, and after a mismatch at most once a minute (secretcache).
 func (h *handler) verify(ctx context.Context, sig string, body []byte) (string, error) {
-	if sig == "" {
-		return "no X-Hub-Signature-256 header (SHA-1 signatures are not accepted)", nil
-	}
-	if len(sig) != len("sha256=")+64 || sig[:7] != "sha256=" {
-		return "X-Hub-Signature-256 is not sha256=<64 hex digits>", nil
+	if reason := signatureFormat(sig); reason != "" {
+		return reason, nil
 	}
 	current, err := h.secret.Get(ctx)
 	if err != nil {
@@ -54,6 +51,17 @@ func (h *handler) verify(ctx context.Context, sig string, body []byte) (string, 
 		return "", nil
 	}
 	return "signature does not match (secret re-read)", nil
+}
+
+// signatureFormat returns why sig cannot be a sha256 signature, or "".
+func signatureFormat(sig string) string {
+	if sig == "" {
+		return "no X-Hub-Signature-256 header (SHA-1 signatures are not accepted)"
+	}
+	if len(sig) != len("sha256=")+64 || sig[:7] != "sha256=" {
+		return "X-Hub-Signature-256 is not sha256=<64 hex digits>"
+	}
+	return ""
 }
 
 // tokenSource gives the GitHub token for each API request: the secret's current

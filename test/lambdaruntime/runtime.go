@@ -16,8 +16,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -278,4 +281,46 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// CPUTime is the CPU time the function's process has used so far, summed over its
+// threads from /proc/PID/task/*/schedstat (nanoseconds; Linux only). A Go process
+// keeps its threads, so differences between two readings are what ran between them.
+func (r *Runtime) CPUTime() (time.Duration, error) {
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", r.cmd.Process.Pid))
+	if err != nil || len(tasks) == 0 {
+		return 0, fmt.Errorf("read CPU time of %s: %v (Linux /proc needed)", r.fn.Name, err)
+	}
+	var total time.Duration
+	for _, p := range tasks {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue // a thread that just ended
+		}
+		var ns int64
+		if _, err := fmt.Sscan(string(b), &ns); err != nil {
+			return 0, fmt.Errorf("read %s: %v", p, err)
+		}
+		total += time.Duration(ns)
+	}
+	return total, nil
+}
+
+// PeakRSS is the most resident memory the function's process has used, in bytes
+// (VmHWM in /proc/PID/status; Linux only).
+func (r *Runtime) PeakRSS() (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", r.cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kb int64
+			if _, err := fmt.Sscan(v, &kb); err != nil {
+				return 0, err
+			}
+			return kb << 10, nil
+		}
+	}
+	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", r.cmd.Process.Pid)
 }

@@ -2,11 +2,13 @@ package lambdas
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -146,5 +148,112 @@ func BenchmarkBootstrapSize(b *testing.B) {
 	}
 	for name, mb := range sizes {
 		b.ReportMetric(mb, name+"-MB")
+	}
+}
+
+// BenchmarkRejectedDelivery measures what a request the webhook function refuses
+// costs it, warm, against a signed delivery it accepts (and ignores: no route) and
+// against hello-world: wall time per request on this machine, the function
+// process's CPU time per request, and its peak resident memory. The cases are
+// interleaved in every iteration. The bodies are what a flood would send: 1 MiB
+// (the largest body ghrelease reads) unsigned or with a wrong signature, the same
+// base64-encoded as Function URLs deliver non-text bodies, and 5 MiB (oversize,
+// but under Function URLs' 6 MB request limit).
+func BenchmarkRejectedDelivery(b *testing.B) {
+	t := &testing.T{}
+	w := newWorld(t)
+	secretARN := w.webhookSecretARN(t)
+	fns := benchFunctions(b, w, secretARN)
+	hello, gh := fns[0], fns[2]
+
+	pad := func(n int) []byte {
+		body := []byte(`{"action": "published", "pad": "` + strings.Repeat("x", n) + `"}`)
+		return body[: n-2 : n-2]
+	}
+	request := func(body []byte, base64Body bool, sig string) []byte {
+		h := map[string]string{"content-type": "application/json", "x-github-event": "release", "x-github-delivery": delivery}
+		if sig != "" {
+			h["x-hub-signature-256"] = sig
+		}
+		s := string(body)
+		if base64Body {
+			s = base64.StdEncoding.EncodeToString(body)
+		}
+		p, _ := json.Marshal(events.LambdaFunctionURLRequest{Version: "2.0", Headers: h, Body: s, IsBase64Encoded: base64Body})
+		return p
+	}
+	wrong := "sha256=" + strings.Repeat("0", 64)
+	cases := []struct {
+		name    string
+		fn      int // 0 hello, 1 ghrelease
+		payload []byte
+		status  int
+	}{
+		{"hello", 0, hello.payload, 0},
+		{"signed", 1, gh.payload, 200},
+		{"unsigned-1MiB", 1, request(pad(1<<20), false, ""), 401},
+		{"badsig-1MiB", 1, request(pad(1<<20), false, wrong), 401},
+		{"badsig-1MiB-base64", 1, request(pad(1<<20), true, wrong), 401},
+		{"oversize-5MiB", 1, request(pad(5<<20), false, wrong), 413},
+	}
+	rts := make([]*lambdaruntime.Runtime, 2)
+	for i, fn := range []struct {
+		name string
+		env  []string
+	}{{hello.name, hello.env}, {gh.name, gh.env}} {
+		rt, err := lambdaruntime.Start(lambdaruntime.Function{Name: fn.name, Bootstrap: bins[fn.name], Env: append(append([]string{}, w.env...), fn.env...)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer rt.Stop()
+		rts[i] = rt
+	}
+	invoke := func(c int) {
+		res, err := rts[cases[c].fn].Invoke(context.Background(), cases[c].payload)
+		if err != nil || res.Err != nil {
+			b.Fatalf("%s: %v %v", cases[c].name, err, res.Err)
+		}
+		if want := cases[c].status; want != 0 {
+			var resp events.LambdaFunctionURLResponse
+			if json.Unmarshal(res.Payload, &resp); resp.StatusCode != want {
+				b.Fatalf("%s: status %d, want %d: %s", cases[c].name, resp.StatusCode, want, resp.Body)
+			}
+		}
+	}
+	for range 5 { // warm up, and spend the one secret re-read a wrong signature may cause
+		for c := range cases {
+			invoke(c)
+		}
+	}
+	lat := make([][]time.Duration, len(cases))
+	cpu := make([]time.Duration, len(cases))
+	b.ResetTimer()
+	for range b.N {
+		for c := range cases {
+			rt := rts[cases[c].fn]
+			cpu0, err := rt.CPUTime()
+			if err != nil {
+				b.Fatal(err)
+			}
+			start := time.Now()
+			invoke(c)
+			lat[c] = append(lat[c], time.Since(start))
+			cpu1, _ := rt.CPUTime()
+			cpu[c] += cpu1 - cpu0
+		}
+	}
+	b.StopTimer()
+	p50 := func(d []time.Duration) time.Duration { s := slices.Clone(d); slices.Sort(s); return s[len(s)/2] }
+	for c, tc := range cases {
+		b.ReportMetric(float64(p50(lat[c]).Microseconds())/1000, tc.name+"-p50-ms")
+		b.ReportMetric(float64(cpu[c].Microseconds())/float64(b.N)/1000, tc.name+"-cpu-ms")
+		if c > 0 {
+			b.ReportMetric(float64(p50(lat[c]))/float64(p50(lat[0])), tc.name+"/hello")
+		}
+	}
+	for i, rt := range rts {
+		if rss, err := rt.PeakRSS(); err == nil {
+			b.ReportMetric(float64(rss)/(1<<20), []string{"hello", "ghrelease"}[i]+"-peak-rss-MB")
+		}
 	}
 }
