@@ -316,3 +316,72 @@ func TestGitHubTokenSecretIsEmpty(t *testing.T) {
 		t.Fatal("no GitHub token secret")
 	}
 }
+
+// buildEnvs returns, for every pipeline action that sets ECS_SERVICE, its
+// CodeBuild environment variables, keyed by that service.
+func buildEnvs(t *testing.T, s *synthesized) map[string]map[string]string {
+	t.Helper()
+	out := map[string]map[string]string{}
+	for _, p := range s.resources("AWS::CodePipeline::Pipeline") {
+		for _, st := range p["Stages"].([]any) {
+			for _, a := range get(st, "Actions").([]any) {
+				raw, ok := get(a, "Configuration", "EnvironmentVariables").(string)
+				if !ok {
+					continue
+				}
+				var vars []struct{ Name, Value string }
+				if err := json.Unmarshal([]byte(raw), &vars); err != nil {
+					t.Fatalf("EnvironmentVariables %s: %v", raw, err)
+				}
+				m := map[string]string{}
+				for _, v := range vars {
+					m[v.Name] = v.Value
+				}
+				if svc := m["ECS_SERVICE"]; svc != "" {
+					out[svc] = m
+				}
+			}
+		}
+	}
+	return out
+}
+
+// Every generated build checks the service's containers and gates on the config's
+// scan settings; an environment deploys ungated only with scanGate: {off: true}.
+func TestBuildsUseConfigGates(t *testing.T) {
+	envs := buildEnvs(t, example(t))
+	want := map[string][2]string{ // ECS_SERVICE: SCAN_GATE, SCAN_GATE_FLAGS
+		"dev/web":        {"on", "--severity HIGH"},
+		"prod/web":       {"on", "--severity MEDIUM --ignore-finding CVE-2023-45853"},
+		"staging/web":    {"on", "--severity HIGH"},
+		"staging/worker": {"on", "--severity HIGH"},
+	}
+	for svc, w := range want {
+		if got := envs[svc]; got["SCAN_GATE"] != w[0] || got["SCAN_GATE_FLAGS"] != w[1] {
+			t.Errorf("%s: SCAN_GATE %q, SCAN_GATE_FLAGS %q; want %q, %q", svc, got["SCAN_GATE"], got["SCAN_GATE_FLAGS"], w[0], w[1])
+		}
+	}
+
+	cfg, err := config.Parse("off.yaml", []byte(`
+account: "123456789012"
+region: eu-west-1
+connectionArn: arn:aws:codeconnections:eu-west-1:123456789012:connection/4f0f3d1c-5c2e-4a6b-9d1e-2b7c8a9e0f11
+apps:
+  - name: api
+    github: acme/api
+    containers: [api]
+    environments:
+      - {name: sandbox, cluster: sandbox, service: api, scanGate: {off: true}, trigger: {on: branch, branch: main}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := synth(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := buildEnvs(t, s)["sandbox/api"]
+	if got == nil || got["SCAN_GATE"] != "off" || got["SCAN_GATE_FLAGS"] != "" {
+		t.Errorf("scanGate off: build environment %v, want SCAN_GATE=off and no flags", got)
+	}
+}

@@ -298,3 +298,44 @@ func TestBuildspecPromotesAnExistingImage(t *testing.T) {
 		t.Errorf("the commit and release tags point at %d images, want 1: %+v", len(digests), digests)
 	}
 }
+
+// What the CDK app sets for an environment: ECS_SERVICE makes imagedefs check the
+// container against the service's current task definition, and SCAN_GATE=off
+// (scanGate: {off: true}) skips the gate, here over moto's HIGH finding.
+func TestBuildspecServiceCheckAndGateOff(t *testing.T) {
+	srv, _ := setup(t)
+	client := ecs.NewFromConfig(srv.Config(t))
+	if _, err := client.CreateCluster(t.Context(), &ecs.CreateClusterInput{ClusterName: aws.String("prod")}); err != nil {
+		t.Fatal(err)
+	}
+	other, err := client.RegisterTaskDefinition(t.Context(), &ecs.RegisterTaskDefinitionInput{
+		Family:               aws.String("api"),
+		ContainerDefinitions: []ecstypes.ContainerDefinition{{Name: aws.String("api"), Image: aws.String("x"), Memory: aws.Int32(128)}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, td := range map[string]string{"shop": "shop:1", "api": aws.ToString(other.TaskDefinition.TaskDefinitionArn)} {
+		if _, err := client.CreateService(t.Context(), &ecs.CreateServiceInput{
+			Cluster: aws.String("prod"), ServiceName: aws.String(name), TaskDefinition: aws.String(td), DesiredCount: aws.Int32(0),
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	r := runBuildspec(t, srv, "SCAN_GATE=off", "ECS_SERVICE=prod/shop", "TASK_DEFINITION=")
+	if r.err != nil {
+		t.Fatalf("buildspec failed: %v\n%s", r.err, r.output)
+	}
+	if !strings.Contains(r.output, "scan gate off for this environment") || strings.Contains(r.output, "scan-gate") {
+		t.Errorf("the output does not show the gate skipped:\n%s", r.output)
+	}
+	if _, err := os.Stat(filepath.Join(r.dir, "imagedefinitions.json")); err != nil {
+		t.Errorf("imagedefinitions.json: %v", err)
+	}
+
+	r = runBuildspec(t, srv, "SCAN_GATE=off", "ECS_SERVICE=prod/api", "TASK_DEFINITION=")
+	if r.err == nil || !strings.Contains(r.output, "has no container named web") {
+		t.Fatalf("want a failure naming the container, got %v:\n%s", r.err, r.output)
+	}
+}
