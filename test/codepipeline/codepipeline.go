@@ -1,5 +1,6 @@
 // Package codepipeline is a stand-in for AWS CodePipeline's
-// StartPipelineExecution, which moto does not implement. It speaks the API's
+// StartPipelineExecution and GetPipelineExecution (execution.go), which moto does
+// not implement. It speaks the API's
 // JSON 1.1 protocol, so the real SDK client talks to it, records every request,
 // and rejects any request that breaks the API's documented constraints
 // (https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_StartPipelineExecution.html):
@@ -82,6 +83,8 @@ type Server struct {
 	byToken    map[string]string
 	throttle   int
 	throttled  int
+	details    map[string]ExecutionDetail // "pipeline\x00id"
+	getCalls   int
 }
 
 // Start serves the stand-in on 127.0.0.1.
@@ -150,11 +153,15 @@ var (
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	target := r.Header.Get("X-Amz-Target")
-	if r.Method != http.MethodPost || target != "CodePipeline_20150709.StartPipelineExecution" {
-		awsError(w, http.StatusBadRequest, "UnknownOperationException", "the stand-in serves only StartPipelineExecution, got "+target)
+	body, _ := io.ReadAll(r.Body)
+	if r.Method == http.MethodPost && target == "CodePipeline_20150709.GetPipelineExecution" {
+		s.getPipelineExecution(w, body)
 		return
 	}
-	body, _ := io.ReadAll(r.Body)
+	if r.Method != http.MethodPost || target != "CodePipeline_20150709.StartPipelineExecution" {
+		awsError(w, http.StatusBadRequest, "UnknownOperationException", "the stand-in serves only StartPipelineExecution and GetPipelineExecution, got "+target)
+		return
+	}
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(body, &raw); err != nil {
 		awsError(w, http.StatusBadRequest, "SerializationException", err.Error())

@@ -11,7 +11,8 @@
 //     redelivery is listed as a new delivery with the original's guid and
 //     "redelivery": true;
 //   - POST /repos/{owner}/{repo}/hooks/{hook_id}/deliveries/{delivery_id}/attempts:
-//     redeliver, answered 202 Accepted.
+//     redeliver, answered 202 Accepted;
+//   - the Deployments API (deployments.go).
 //
 // The hooks endpoints require an Authorization header (401 "Requires
 // authentication" without one), answer 404 for unknown hooks and deliveries, and
@@ -61,6 +62,7 @@ type Server struct {
 	nextID      int64
 	hookFail    []int // statuses the next hooks requests answer with, in order
 	redelivered []int64
+	deployments []*Deployment
 	// RedeliveryStatus is the status code the webhook endpoint answers a
 	// redelivery with (default 202).
 	redeliveryStatus int
@@ -95,6 +97,10 @@ func Start() *Server {
 	mux.HandleFunc("GET /repos/{owner}/{repo}/hooks", s.listHooks)
 	mux.HandleFunc("GET /repos/{owner}/{repo}/hooks/{hook}/deliveries", s.listDeliveries)
 	mux.HandleFunc("POST /repos/{owner}/{repo}/hooks/{hook}/deliveries/{delivery}/attempts", s.redeliver)
+	mux.HandleFunc("POST /repos/{owner}/{repo}/deployments", s.createDeployment)
+	mux.HandleFunc("GET /repos/{owner}/{repo}/deployments", s.listDeployments)
+	mux.HandleFunc("POST /repos/{owner}/{repo}/deployments/{id}/statuses", s.createStatus)
+	mux.HandleFunc("GET /repos/{owner}/{repo}/deployments/{id}/statuses", s.listStatuses)
 	s.srv = httptest.NewServer(mux)
 	s.URL = s.srv.URL + "/"
 	return s
@@ -283,7 +289,8 @@ func statusText(code int) string {
 	return fmt.Sprintf("Invalid HTTP Response: %d", code)
 }
 
-// hookGate checks authentication and injected failures for the hooks endpoints.
+// hookGate checks authentication and injected failures for the hooks and
+// deployments endpoints.
 func (s *Server) hookGate(w http.ResponseWriter, r *http.Request) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
