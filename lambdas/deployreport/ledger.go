@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// ledger records, per execution, the last step posted to Slack: incoming
+// webhooks cannot be asked what they received, so a repeated or late event would
+// post again without it. One DynamoDB item per execution (key: the execution
+// id), expiring after 14 days (TTL), written only by conditional updates:
+//
+//   - claim(step) succeeds when no step was posted yet, a lower step was, or this
+//     very step failed to post or has been "sending" for longer than staleAfter
+//     (an invocation that died); it marks the step "sending";
+//   - done marks it "sent"; release marks it "failed" so EventBridge's retry of
+//     the event posts it.
+//
+// So each (execution, step) posts once, steps only move forward, and a crash
+// between the post and done repeats one message after staleAfter (at least once).
+type ledger struct {
+	db         ledgerDB
+	table      string
+	now        func() time.Time
+	staleAfter time.Duration
+}
+
+type ledgerDB interface {
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+}
+
+const ledgerTTL = 14 * 24 * time.Hour
+
+func num(n int64) ddbtypes.AttributeValue {
+	return &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
+}
+func str(s string) ddbtypes.AttributeValue { return &ddbtypes.AttributeValueMemberS{Value: s} }
+
+// ledgerNames are the attribute names; DynamoDB refuses a name an expression
+// does not use, so each update passes only its own.
+var ledgerNames = map[string]string{"#step": "step", "#s": "status", "#at": "at", "#exp": "expires"}
+
+func (l *ledger) update(ctx context.Context, execution, set, cond string, values map[string]ddbtypes.AttributeValue) (bool, error) {
+	names := map[string]string{}
+	for k, v := range ledgerNames {
+		if strings.Contains(set, k) || strings.Contains(cond, k) {
+			names[k] = v
+		}
+	}
+	_, err := l.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(l.table), Key: map[string]ddbtypes.AttributeValue{"id": str(execution)},
+		UpdateExpression: aws.String(set), ConditionExpression: aws.String(cond),
+		ExpressionAttributeNames: names, ExpressionAttributeValues: values,
+	})
+	var cf *ddbtypes.ConditionalCheckFailedException
+	switch {
+	case errors.As(err, &cf):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("record of Slack messages in DynamoDB table %s: %w", l.table, err)
+	}
+	return true, nil
+}
+
+func (l *ledger) claim(ctx context.Context, execution string, s step) (bool, error) {
+	now := l.now()
+	return l.update(ctx, execution,
+		"SET #step = :step, #s = :sending, #at = :now, #exp = :exp",
+		"attribute_not_exists(#step) OR #step < :step OR (#step = :step AND (#s = :failed OR (#s = :sending AND #at < :stale)))",
+		map[string]ddbtypes.AttributeValue{
+			":step": num(int64(s)), ":sending": str("sending"), ":failed": str("failed"), ":now": num(now.Unix()),
+			":exp": num(now.Add(ledgerTTL).Unix()), ":stale": num(now.Add(-l.staleAfter).Unix()),
+		})
+}
+
+func (l *ledger) mark(ctx context.Context, execution string, s step, status string) error {
+	_, err := l.update(ctx, execution, "SET #s = :status", "#step = :step",
+		map[string]ddbtypes.AttributeValue{":step": num(int64(s)), ":status": str(status)})
+	return err
+}
+
+func (l *ledger) done(ctx context.Context, execution string, s step) error {
+	return l.mark(ctx, execution, s, "sent")
+}
+
+func (l *ledger) release(ctx context.Context, execution string, s step) error {
+	return l.mark(ctx, execution, s, "failed")
+}
