@@ -266,6 +266,9 @@ func (ap *app) newPipeline(scope constructs.Construct, e *config.Environment, s 
 		"SCAN_GATE":       {Value: jsii.String(map[bool]string{true: "off", false: "on"}[e.ScanGate.Off])},
 	}
 	var stages []*awscodepipeline.StageProps
+	// What the approval shows: a link to what is deployed, and its tag, commit and
+	// image, as pipeline and action variables CodePipeline resolves.
+	var approvalLink, approvalInfo string
 	switch e.Trigger.On {
 	case "image":
 		src := awscodepipelineactions.NewEcrSourceAction(&awscodepipelineactions.EcrSourceActionProps{
@@ -284,6 +287,10 @@ func (ap *app) newPipeline(scope constructs.Construct, e *config.Environment, s 
 			variable(config.VarImageTag, "image tag that started the execution (set by the ecrpush Lambda)"),
 			variable(config.VarTriggerID, "EventBridge event id that started the execution"),
 		}
+		digest := *src.Variables().ImageDigest
+		approvalLink = fmt.Sprintf("https://%s.console.aws.amazon.com/ecr/repositories/private/%s/%s/_/image/%s/details?region=%s",
+			cfg.Region, cfg.Account, a.ECR.Repository, digest, cfg.Region)
+		approvalInfo = fmt.Sprintf("image tag #{variables.%s}, digest %s", config.VarImageTag, digest)
 	default:
 		owner, repoName, _ := strings.Cut(a.GitHub, "/")
 		branch := "main"
@@ -307,6 +314,7 @@ func (ap *app) newPipeline(scope constructs.Construct, e *config.Environment, s 
 			props.Variables = &[]awscodepipeline.Variable{
 				variable(config.VarReleaseTag, "release or tag that started the execution (set by the ghrelease Lambda)"),
 				variable(config.VarTriggerID, "GitHub delivery id that started the execution"),
+				variable(config.VarReleaseURL, "the release's (or tag's) page on GitHub (set by the ghrelease Lambda)"),
 			}
 		} else {
 			props.Triggers = &[]*awscodepipeline.TriggerProps{{
@@ -317,21 +325,29 @@ func (ap *app) newPipeline(scope constructs.Construct, e *config.Environment, s 
 				},
 			}}
 		}
+		buildAction := awscodepipelineactions.NewCodeBuildAction(&awscodepipelineactions.CodeBuildActionProps{
+			ActionName: jsii.String("Build"), Project: build, Input: source, Outputs: &[]awscodepipeline.Artifact{built},
+			EnvironmentVariables: &buildEnv,
+		})
 		stages = append(stages,
 			&awscodepipeline.StageProps{StageName: jsii.String("Source"), Actions: &[]awscodepipeline.IAction{src}},
-			&awscodepipeline.StageProps{StageName: jsii.String("Build"), Actions: &[]awscodepipeline.IAction{
-				awscodepipelineactions.NewCodeBuildAction(&awscodepipelineactions.CodeBuildActionProps{
-					ActionName: jsii.String("Build"), Project: build, Input: source, Outputs: &[]awscodepipeline.Artifact{built},
-					EnvironmentVariables: &buildEnv,
-				}),
-			}},
+			&awscodepipeline.StageProps{StageName: jsii.String("Build"), Actions: &[]awscodepipeline.IAction{buildAction}},
 		)
+		commit, image := *src.Variables().CommitId, *buildAction.Variable(jsii.String("IMAGE_URI"))
+		if e.Trigger.On == "branch" {
+			approvalLink = cfg.GitHubWeb() + a.GitHub + "/commit/" + commit
+			approvalInfo = fmt.Sprintf("branch %s, commit %s, image %s", branch, commit, image)
+		} else {
+			approvalLink = "#{variables." + config.VarReleaseURL + "}"
+			approvalInfo = fmt.Sprintf("tag #{variables.%s}, commit %s, image %s", config.VarReleaseTag, commit, image)
+		}
 	}
 	if e.Approval {
 		stages = append(stages, &awscodepipeline.StageProps{StageName: jsii.String("Approve"), Actions: &[]awscodepipeline.IAction{
 			awscodepipelineactions.NewManualApprovalAction(&awscodepipelineactions.ManualApprovalActionProps{
 				ActionName:            jsii.String("Approve"),
-				AdditionalInformation: jsii.String(fmt.Sprintf("Deploy %s to %s (cluster %s, service %s)?", a.Name, e.Name, e.Cluster, e.Service)),
+				AdditionalInformation: jsii.String(fmt.Sprintf("Deploy %s to %s (cluster %s, service %s): %s?", a.Name, e.Name, e.Cluster, e.Service, approvalInfo)),
+				ExternalEntityLink:    jsii.String(approvalLink),
 			}),
 		}})
 	}

@@ -26,7 +26,7 @@ type PipebridgeStackProps struct {
 	ECRRoutes, GitHubRoutes *routeTable
 	// CLIAsset is the linux/arm64 pipebridge binary; the Lambda assets are
 	// directories holding a bootstrap.
-	CLIAsset, ECRPushAsset, GHReleaseAsset, RedeliverAsset string
+	CLIAsset, ECRPushAsset, GHReleaseAsset, RedeliverAsset, DeployReportAsset string
 }
 
 // shared is what every app's constructs use. Each app has its own artifact
@@ -77,7 +77,8 @@ func NewPipebridgeStack(scope constructs.Construct, id string, props *Pipebridge
 	newTriggers(stack, &triggersProps{
 		cfg: cfg, key: key, logRetention: s.logRetention,
 		ecrPushAsset: props.ECRPushAsset, ghReleaseAsset: props.GHReleaseAsset, redeliverAsset: props.RedeliverAsset,
-		ecrRoutes: props.ECRRoutes, githubRoutes: props.GitHubRoutes,
+		deployReportAsset: props.DeployReportAsset,
+		ecrRoutes:         props.ECRRoutes, githubRoutes: props.GitHubRoutes, pipelines: pipelines,
 	})
 	return stack
 }

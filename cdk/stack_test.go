@@ -186,6 +186,19 @@ func TestIAMStatements(t *testing.T) {
 		{"StartRoutedPipelines", []string{"codepipeline:StartPipelineExecution"}, []string{pipelineARN("web-prod"), pipelineARN("web-staging")}, ""},
 		{"", []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"}, []string{`{"Ref":"TriggersGitHubToken*"}`, `{"Ref":"TriggersWebhookSecret*"}`}, ""},
 	}, find("TriggersGHReleaseRole"))
+	// The deploy report function reads executions of the stack's pipelines, the
+	// token and the Slack secrets, and writes its ledger; it starts nothing.
+	var all []string
+	for _, n := range []string{"web-dev", "web-prod", "web-staging", "worker-prod", "worker-staging"} {
+		all = append(all, pipelineARN(n))
+	}
+	compareStatements(t, []stmt{
+		{"Logs", []string{"logs:CreateLogStream", "logs:PutLogEvents"}, []string{`{"Fn::GetAtt":["TriggersDeployReportLogs*","Arn"]}`}, ""},
+		{"", []string{"sqs:SendMessage"}, []string{`{"Fn::GetAtt":["TriggersDeployReportDeadLetters*","Arn"]}`}, ""},
+		{"ReadExecutions", []string{"codepipeline:GetPipelineExecution"}, all, ""},
+		{"", []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"}, []string{`{"Ref":"TriggersGitHubToken*"}`, `{"Ref":"TriggersSlackWeb*"}`, `{"Ref":"TriggersSlackWebProd*"}`}, ""},
+		{"SlackLedger", []string{"dynamodb:UpdateItem"}, []string{`{"Fn::GetAtt":["TriggersDeployReportLedger*","Arn"]}`}, ""},
+	}, find("TriggersDeployReportRole"))
 	// The secrets' key lets ghrelease decrypt only through Secrets Manager.
 	viaSecrets := false
 	for _, k := range s.resources("AWS::KMS::Key") {
@@ -318,8 +331,8 @@ func TestPipelines(t *testing.T) {
 		cluster string
 	}{
 		{"web-dev", append(slices.Clone(gh), deploy), nil, "develop", "dev"},
-		{"web-staging", append(slices.Clone(gh), deploy), []string{"RELEASE_TAG", "TRIGGER_ID"}, "", "staging"},
-		{"web-prod", append(slices.Clone(gh), approve, deploy), []string{"RELEASE_TAG", "TRIGGER_ID"}, "", "prod"},
+		{"web-staging", append(slices.Clone(gh), deploy), []string{"RELEASE_TAG", "TRIGGER_ID", "RELEASE_URL"}, "", "staging"},
+		{"web-prod", append(slices.Clone(gh), approve, deploy), []string{"RELEASE_TAG", "TRIGGER_ID", "RELEASE_URL"}, "", "prod"},
 		{"worker-staging", []action{{"Source", "Image", "Source", "ECR"}, {"Build", "Imagedefs", "Build", "CodeBuild"}, deploy}, []string{"IMAGE_TAG", "TRIGGER_ID"}, "", "staging"},
 		{"worker-prod", []action{{"Source", "Image", "Source", "ECR"}, {"Build", "Imagedefs", "Build", "CodeBuild"}, approve, deploy}, []string{"IMAGE_TAG", "TRIGGER_ID"}, "", "prod"},
 	}
@@ -370,11 +383,14 @@ func TestPipelines(t *testing.T) {
 func TestECRRules(t *testing.T) {
 	s := example(t)
 	rules := s.resources("AWS::Events::Rule")
-	if len(rules) != 4 {
-		t.Fatalf("%d rules, want 4 (push, scan and Inspector triggers, the redelivery schedule)", len(rules))
+	if len(rules) != 6 {
+		t.Fatalf("%d rules, want 6 (push, scan and Inspector triggers, the redelivery schedule, two deploy report rules)", len(rules))
 	}
 	triggers := 0
 	for id, r := range rules {
+		if strings.HasPrefix(id, "TriggersDeployReport") {
+			continue // TestDeployReport
+		}
 		if strings.HasPrefix(id, "TriggersGHRedeliverSchedule") {
 			if r["ScheduleExpression"] != "rate(5 minutes)" {
 				t.Errorf("redelivery schedule %v, want rate(5 minutes)", r["ScheduleExpression"])
@@ -412,12 +428,12 @@ func TestECRRules(t *testing.T) {
 	}
 	// A dead letter is noticed: an alarm on the queue's visible messages.
 	alarms := s.resources("AWS::CloudWatch::Alarm")
-	if len(alarms) != 1 {
-		t.Fatalf("%d alarms, want 1 (ecrpush's dead-letter queue)", len(alarms))
+	if len(alarms) != 2 {
+		t.Fatalf("%d alarms, want 2 (ecrpush's and deployreport's dead-letter queues)", len(alarms))
 	}
 	for _, a := range alarms {
 		if a["MetricName"] != "ApproximateNumberOfMessagesVisible" || a["Threshold"] != float64(0) || a["ComparisonOperator"] != "GreaterThanThreshold" ||
-			!strings.Contains(jsonString(a["Dimensions"]), "TriggersECRPushDeadLetters") {
+			!strings.Contains(jsonString(a["Dimensions"]), "TriggersECRPushDeadLetters") && !strings.Contains(jsonString(a["Dimensions"]), "TriggersDeployReportDeadLetters") {
 			t.Errorf("dead-letter alarm %v", jsonString(a))
 		}
 	}
@@ -431,14 +447,16 @@ func TestECRRules(t *testing.T) {
 func TestLambdas(t *testing.T) {
 	s := example(t)
 	fns := s.resources("AWS::Lambda::Function")
-	if len(fns) != 3 {
-		t.Fatalf("%d functions, want 3 (ecrpush, ghrelease, ghredeliver)", len(fns))
+	if len(fns) != 4 {
+		t.Fatalf("%d functions, want 4 (ecrpush, ghrelease, ghredeliver, deployreport)", len(fns))
 	}
 	for id, f := range fns {
 		if f["Runtime"] != "provided.al2023" || !slices.Equal(strs(f["Architectures"]), []string{"arm64"}) || f["Handler"] != "bootstrap" {
 			t.Errorf("%s: %v %v %v, want provided.al2023 arm64 bootstrap", id, f["Runtime"], f["Architectures"], f["Handler"])
 		}
-		if f["ReservedConcurrentExecutions"] != float64(5) || get(f, "LoggingConfig", "LogFormat") != "JSON" || get(f, "LoggingConfig", "LogGroup") == nil {
+		// deployreport runs one at a time (reports.go); the triggers take lambdaConcurrency.
+		wantConc := map[bool]float64{true: 1, false: 5}[strings.HasPrefix(id, "TriggersDeployReport")]
+		if f["ReservedConcurrentExecutions"] != wantConc || get(f, "LoggingConfig", "LogFormat") != "JSON" || get(f, "LoggingConfig", "LogGroup") == nil {
 			t.Errorf("%s: concurrency %v logging %v", id, f["ReservedConcurrentExecutions"], f["LoggingConfig"])
 		}
 		// The webhook's memory buys CPU to refuse forged deliveries quickly (config
@@ -479,8 +497,8 @@ func TestOutputs(t *testing.T) {
 		got = append(got, k)
 	}
 	sort.Strings(got)
-	want := []string{"ECRPushDeadLetterQueueUrl", "GitHubTokenSecretArn", "PipelineWebDev", "PipelineWebProd", "PipelineWebStaging", "PipelineWorkerProd", "PipelineWorkerStaging",
-		"WebGitHubActionsRoleArn", "WebRepositoryUri", "WebhookSecretArn", "WebhookUrl", "WorkerGitHubActionsRoleArn", "WorkerRepositoryUri"}
+	want := []string{"DeployReportDeadLetterQueueUrl", "ECRPushDeadLetterQueueUrl", "GitHubTokenSecretArn", "PipelineWebDev", "PipelineWebProd", "PipelineWebStaging", "PipelineWorkerProd", "PipelineWorkerStaging",
+		"SlackWebProdWebhookSecretArn", "SlackWebWebhookSecretArn", "WebGitHubActionsRoleArn", "WebRepositoryUri", "WebhookSecretArn", "WebhookUrl", "WorkerGitHubActionsRoleArn", "WorkerRepositoryUri"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("outputs (-want +got):\n%s", diff)
 	}

@@ -39,18 +39,56 @@ type routeTable struct {
 }
 
 type triggersProps struct {
-	cfg                                          *config.Config
-	key                                          awskms.IKey
-	logRetention                                 awslogs.RetentionDays
-	ecrPushAsset, ghReleaseAsset, redeliverAsset string
-	ecrRoutes, githubRoutes                      *routeTable
+	cfg                                                             *config.Config
+	key                                                             awskms.IKey
+	logRetention                                                    awslogs.RetentionDays
+	ecrPushAsset, ghReleaseAsset, redeliverAsset, deployReportAsset string
+	ecrRoutes, githubRoutes                                         *routeTable
+	// pipelines are the stack's pipelines, for deploy reports.
+	pipelines []string
+
+	token     awssecretsmanager.ISecret
+	tokenMade bool
+}
+
+// githubToken is the GitHub token secret the functions share, made once: nil
+// with githubTokenSecret: none.
+func (p *triggersProps) githubToken(scope constructs.Construct) awssecretsmanager.ISecret {
+	if p.tokenMade {
+		return p.token
+	}
+	p.tokenMade = true
+	switch p.cfg.GitHubTokenSecret {
+	case "none":
+	case "create":
+		p.token = awssecretsmanager.NewSecret(scope, jsii.String("GitHubToken"), &awssecretsmanager.SecretProps{
+			Description:   jsii.String("pipebridge: a GitHub token: Contents read (tag commits), Deployments write (deploy reports), Webhooks (redelivery); put the token here; empty: anonymous calls"),
+			EncryptionKey: p.key,
+		})
+		emptySecret(p.token)
+		suppress(p.token, "AwsSolutions-SMG4",
+			"Holds a token that GitHub issues; it is rotated in GitHub and then stored here, which Secrets Manager rotation cannot do")
+	default:
+		p.token = awssecretsmanager.Secret_FromSecretCompleteArn(scope, jsii.String("GitHubToken"), jsii.String(p.cfg.GitHubTokenSecret))
+	}
+	return p.token
+}
+
+// emptySecret makes CloudFormation create the secret without a value. CDK
+// generates a random password by default: GitHub would reject it as a token, and
+// Slack as a webhook URL. Without GenerateSecretString and SecretString,
+// CloudFormation creates an empty secret, which the functions read as "not set
+// yet".
+func emptySecret(s awssecretsmanager.ISecret) {
+	s.Node().DefaultChild().(awssecretsmanager.CfnSecret).AddPropertyDeletionOverride(jsii.String("GenerateSecretString"))
 }
 
 // newTriggers defines the Lambdas that start the release, tag and image pipelines:
 // ecrpush behind EventBridge rules for the routed repositories, and ghrelease
 // behind a Function URL for the GitHub webhook. Each gets only its own routes.
 func newTriggers(stack awscdk.Stack, p *triggersProps) {
-	if p.ecrRoutes == nil && p.githubRoutes == nil {
+	reports := reportsNeeded(p.cfg)
+	if p.ecrRoutes == nil && p.githubRoutes == nil && !reports {
 		return
 	}
 	scope := constructs.NewConstruct(stack, jsii.String("Triggers"))
@@ -59,6 +97,9 @@ func newTriggers(stack awscdk.Stack, p *triggersProps) {
 	}
 	if p.githubRoutes != nil {
 		newGHRelease(scope, p, p.githubRoutes)
+	}
+	if reports {
+		newDeployReport(scope, p)
 	}
 }
 
@@ -121,7 +162,9 @@ func baseFunction(scope constructs.Construct, id string, p *triggersProps, asset
 	if props.MemorySize == nil {
 		props.MemorySize = jsii.Number(128)
 	}
-	props.ReservedConcurrentExecutions = jsii.Number(float64(p.cfg.LambdaConcurrency))
+	if props.ReservedConcurrentExecutions == nil {
+		props.ReservedConcurrentExecutions = jsii.Number(float64(p.cfg.LambdaConcurrency))
+	}
 	if props.Description == nil {
 		props.Description = jsii.String("pipebridge " + id)
 	}
@@ -253,24 +296,7 @@ func newGHRelease(scope constructs.Construct, p *triggersProps, rt *routeTable) 
 	if p.cfg.GitHubAPIURL != "" {
 		env["GITHUB_API_URL"] = jsii.String(p.cfg.GitHubAPIURL)
 	}
-	var token awssecretsmanager.ISecret
-	switch p.cfg.GitHubTokenSecret {
-	case "none":
-	case "create":
-		token = awssecretsmanager.NewSecret(scope, jsii.String("GitHubToken"), &awssecretsmanager.SecretProps{
-			Description:   jsii.String("pipebridge: a GitHub token with read access to the repositories' contents, to look up tag commits (put the token here; empty: anonymous calls)"),
-			EncryptionKey: p.key,
-		})
-		// CDK generates a random password by default: GitHub would reject it as a
-		// token on every call. Without GenerateSecretString and SecretString,
-		// CloudFormation creates an empty secret, which ghrelease reads as "no
-		// token" (anonymous calls, enough for public repositories).
-		token.Node().DefaultChild().(awssecretsmanager.CfnSecret).AddPropertyDeletionOverride(jsii.String("GenerateSecretString"))
-		suppress(token, "AwsSolutions-SMG4",
-			"Holds a token that GitHub issues; it is rotated in GitHub and then stored here, which Secrets Manager rotation cannot do")
-	default:
-		token = awssecretsmanager.Secret_FromSecretCompleteArn(scope, jsii.String("GitHubToken"), jsii.String(p.cfg.GitHubTokenSecret))
-	}
+	token := p.githubToken(scope)
 	if token != nil {
 		env["GITHUB_TOKEN_SECRET_ARN"] = token.SecretArn()
 	}

@@ -7,6 +7,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"reflect"
 	"regexp"
@@ -17,6 +18,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/pipebridge/pipebridge/internal/names"
+	"github.com/pipebridge/pipebridge/internal/reports"
 	"github.com/pipebridge/pipebridge/internal/routes"
 	"github.com/pipebridge/pipebridge/internal/severity"
 )
@@ -60,6 +62,15 @@ type Config struct {
 	file string
 }
 
+// GitHubWeb is GitHub's web root for links: https://github.com/, or GitHub
+// Enterprise Server's host for an API base https://HOST/api/v3/.
+func (c *Config) GitHubWeb() string {
+	if c.GitHubAPIURL == "" {
+		return "https://github.com/"
+	}
+	return strings.TrimSuffix(strings.TrimSuffix(c.GitHubAPIURL, "/"), "/api/v3") + "/"
+}
+
 // Redelivery is the scheduled function that redelivers the webhook's failed
 // deliveries: GitHub never redelivers by itself.
 type Redelivery struct {
@@ -89,7 +100,21 @@ type App struct {
 	// GitHubActions, if set, creates a role that GitHub Actions can assume with
 	// OIDC to push images to this app's repository.
 	GitHubActions *GitHubActions `yaml:"githubActions"`
-	Environments  []Environment  `yaml:"environments"`
+	// Notify says where the app's deploys are reported in Slack; an environment
+	// may override it.
+	Notify       *Notify       `yaml:"notify"`
+	Environments []Environment `yaml:"environments"`
+}
+
+// Notify is a Slack channel's incoming webhook, and who to mention there.
+type Notify struct {
+	// Slack is "create" (an empty secret to paste the incoming-webhook URL into)
+	// or the ARN of a secret that holds it.
+	Slack string `yaml:"slack"`
+	// Mention (<!subteam^ID>, <@USERID>, <!here> or <!channel>) is added to
+	// failures, and to every message with mentionAlways.
+	Mention       string `yaml:"mention"`
+	MentionAlways bool   `yaml:"mentionAlways"`
 }
 
 // ECR is the app's image repository.
@@ -153,6 +178,22 @@ type Environment struct {
 	ExecutionRoleARN string `yaml:"executionRoleArn"`
 	// ScanGate is the build's check of the image's scan findings.
 	ScanGate ScanGate `yaml:"scanGate"`
+	// Production marks the environment as production on GitHub deployments
+	// (the others are transient).
+	Production bool `yaml:"production"`
+	// URL is where the environment serves, linked from GitHub deployments.
+	URL string `yaml:"url"`
+	// Notify overrides the app's Slack settings for this environment.
+	Notify *Notify `yaml:"notify"`
+}
+
+// Notification is the Slack setting an environment reports with: its own, else
+// its app's; nil for none.
+func (e *Environment) Notification(a *App) *Notify {
+	if e.Notify != nil {
+		return e.Notify
+	}
+	return a.Notify
 }
 
 // ScanGate configures pipebridge scan-gate in the environment's build.
@@ -215,6 +256,7 @@ const (
 	VarReleaseTag = "RELEASE_TAG"
 	VarImageTag   = "IMAGE_TAG"
 	VarTriggerID  = "TRIGGER_ID"
+	VarReleaseURL = "RELEASE_URL"
 )
 
 // pipebridge's own naming rules; AWS's and GitHub's are in internal/names.
@@ -500,6 +542,9 @@ func (a *App) validate(v *validator, c *Config, base []any) {
 			v.fail(at(p, "environment"), "%q: no wildcards", ga.Environment)
 		}
 	}
+	if a.Notify != nil {
+		a.Notify.validate(v, at(base, "notify"))
+	}
 	if len(a.Environments) == 0 {
 		v.fail(at(base, "environments"), "required: at least one environment to deploy to")
 	}
@@ -539,6 +584,14 @@ func (e *Environment) validate(v *validator, c *Config, a *App, base []any) {
 		}
 	}
 	e.ScanGate.validate(v, at(base, "scanGate"))
+	if e.URL != "" {
+		if u, err := url.Parse(e.URL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			v.fail(at(base, "url"), "%q: want the environment's http(s) address, such as https://app.example.com", e.URL)
+		}
+	}
+	if e.Notify != nil {
+		e.Notify.validate(v, at(base, "notify"))
+	}
 	t := &e.Trigger
 	tp := at(base, "trigger")
 	switch t.On {
@@ -584,6 +637,21 @@ func (e *Environment) validate(v *validator, c *Config, a *App, base []any) {
 		if err := t.Tags.Validate(); err != nil {
 			v.fail(at(tp, "tags"), "%v", err)
 		}
+	}
+}
+
+func (n *Notify) validate(v *validator, p []any) {
+	switch {
+	case n.Slack == "":
+		v.fail(at(p, "slack"), "required: create, or the ARN of a secret holding the incoming-webhook URL")
+	case n.Slack != "create":
+		v.check(at(p, "slack"), names.SecretARN(n.Slack))
+	}
+	if n.Mention != "" && !reports.ValidMention(n.Mention) {
+		v.fail(at(p, "mention"), "%q: want <!subteam^ID> (a user group), <@USERID>, <!here> or <!channel>", n.Mention)
+	}
+	if n.MentionAlways && n.Mention == "" {
+		v.fail(at(p, "mentionAlways"), "needs a mention")
 	}
 }
 
@@ -633,7 +701,12 @@ func (c *Config) RouteTables() (ecr, github *routes.Table, err error) {
 					gh.Events, gh.ReleaseActions, gh.Prereleases = []string{"release"}, t.ReleaseActions, t.Prereleases
 				}
 				r.GitHub, r.SourceAction = gh, GitHubSourceAction
-				r.Variables = map[string]string{VarReleaseTag: "{{.Tag}}", VarTriggerID: "{{.DeliveryID}}"}
+				// The release's page; a pushed tag's page has the same address.
+				releaseURL := "{{.ReleaseURL}}"
+				if t.On == "tag" {
+					releaseURL = c.GitHubWeb() + "{{.Repository}}/releases/tag/{{.Tag}}"
+				}
+				r.Variables = map[string]string{VarReleaseTag: "{{.Tag}}", VarTriggerID: "{{.DeliveryID}}", VarReleaseURL: releaseURL}
 				ghRoutes = append(ghRoutes, r)
 			case "image":
 				src := &routes.ECRSource{Repository: a.ECR.Repository, Account: c.Account, Region: c.Region}
