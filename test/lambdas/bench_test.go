@@ -30,6 +30,11 @@ func benchFunctions(b *testing.B, w *world, secretARN string) []struct {
 	body, headers := signedRelease(&testing.T{}, webhookSecret)
 	gh, _ := json.Marshal(events.LambdaFunctionURLRequest{Version: "2.0", Headers: headers, Body: string(body)})
 	noRoute := `{"routes": [{"name": "other", "github": {"repository": "acme/other"}, "pipeline": "hello-prod"}]}`
+	// deployreport with GitHub and Slack configured, on an event of a pipeline
+	// that is not the stack's: its whole decision path, no call.
+	reportsTable := `{"pipelines": {"hello-prod": {"app": "hello", "environment": "prod", "repository": "Codertocat/Hello-World",
+	  "slack": {"webhookSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:slack-AbCdEf", "mention": "<!here>"}}}}`
+	report := codepipelineEvent(&testing.T{}, "other-pipeline", "5e0d1c2b-0000-4000-8000-000000000003", "SUCCEEDED", "")
 	return []struct {
 		name    string
 		env     []string
@@ -38,6 +43,8 @@ func benchFunctions(b *testing.B, w *world, secretARN string) []struct {
 		{"hello", nil, []byte(`{}`)},
 		{"ecrpush", []string{"PIPEBRIDGE_ROUTES=" + ecrRoutes}, pushEvent("latest")},
 		{"ghrelease", []string{"PIPEBRIDGE_ROUTES=" + noRoute, "WEBHOOK_SECRET_ARN=" + secretARN}, gh},
+		{"deployreport", []string{"PIPEBRIDGE_REPORTS=" + reportsTable, "REPORTS_TABLE=ledger",
+			"GITHUB_TOKEN_SECRET_ARN=arn:aws:secretsmanager:us-east-1:123456789012:secret:token-AbCdEf"}, report},
 	}
 }
 
@@ -136,7 +143,7 @@ func BenchmarkBootstrapSize(b *testing.B) {
 	root, _ := lambdaruntime.ModuleRoot()
 	dir := b.TempDir()
 	sizes := map[string]float64{}
-	for _, fn := range []struct{ name, pkg string }{{"hello", "./test/lambdaruntime/hello"}, {"ecrpush", "./lambdas/ecrpush"}, {"ghrelease", "./lambdas/ghrelease"}} {
+	for _, fn := range []struct{ name, pkg string }{{"hello", "./test/lambdaruntime/hello"}, {"ecrpush", "./lambdas/ecrpush"}, {"ghrelease", "./lambdas/ghrelease"}, {"deployreport", "./lambdas/deployreport"}} {
 		out := filepath.Join(dir, fn.name)
 		if err := lambdaruntime.Build(root, fn.pkg, out, "arm64"); err != nil {
 			b.Fatal(err)
