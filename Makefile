@@ -62,6 +62,8 @@ fuzz:
 	$(GO) test ./lambdas/ghrelease -run '^$$' -fuzz '^FuzzHandle$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./lambdas/ghrelease -run '^$$' -fuzz '^FuzzParseRequest$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./buildtools -run '^$$' -fuzz '^FuzzRenderValue$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./lambdas/deployreport -run '^$$' -fuzz '^FuzzEvent$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./lambdas/deployreport -run '^$$' -fuzz '^FuzzMessage$$' -fuzztime $(FUZZTIME)
 
 ## synth: synthesize pipebridge.yaml (PIPEBRIDGE_CONFIG=file for another) offline,
 ## then cfn-lint every template and check cdk-nag's report

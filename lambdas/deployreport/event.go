@@ -25,9 +25,6 @@ type event struct {
 			Category string `json:"category"`
 			Provider string `json:"provider"`
 		} `json:"type"`
-		ExecutionResult struct {
-			Summary string `json:"external-execution-summary"`
-		} `json:"execution-result"`
 	} `json:"detail"`
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/slack-go/slack"
 
 	"github.com/pipebridge/pipebridge/internal/ghclient"
 	"github.com/pipebridge/pipebridge/internal/reports"
@@ -362,5 +363,52 @@ func TestLongValuesTruncated(t *testing.T) {
 	r.mustHandle(t, pipelineEv(t, "web-prod", executionB, "SUCCEEDED"))
 	if n := len(r.slack.Messages()); n != 1 {
 		t.Fatalf("%d messages", n)
+	}
+}
+
+// The final message says how long the execution ran, from the first event seen.
+func TestDurationOnEnd(t *testing.T) {
+	r := newRig(t)
+	at := func(ev []byte, when string) []byte {
+		var e map[string]any
+		json.Unmarshal(ev, &e)
+		e["time"] = when
+		out, _ := json.Marshal(e)
+		return out
+	}
+	r.mustHandle(t, at(pipelineEv(t, "web-prod", executionA, "STARTED"), "2026-11-23T10:00:00Z"))
+	r.mustHandle(t, at(pipelineEv(t, "web-prod", executionA, "SUCCEEDED"), "2026-11-23T10:01:35Z"))
+	msgs := r.slack.Messages()
+	if len(msgs) != 2 || strings.Contains(string(msgs[0].Raw), "Duration") || !strings.Contains(string(msgs[1].Raw), `*Duration*\n1m35s`) {
+		t.Errorf("messages: %s", func() string {
+			var s []string
+			for _, m := range msgs {
+				s = append(s, string(m.Raw))
+			}
+			return strings.Join(s, "\n")
+		}())
+	}
+}
+
+// A Slack secret that does not exist, or a message Slack refuses as
+// invalid_blocks, fails the invocation with the reason.
+func TestSlackBadInputs(t *testing.T) {
+	r := newRig(t)
+	target := r.h.table.Pipelines["web-prod"]
+	target.Slack = &reports.Slack{WebhookSecretARN: "arn:aws:secretsmanager:us-east-1:123456789012:secret:missing-AbCdEf"}
+	r.h.table.Pipelines["web-prod"] = target
+	err := r.handle(t, pipelineEv(t, "web-prod", executionA, "SUCCEEDED"))
+	if err == nil || !strings.Contains(err.Error(), "read the Slack webhook secret arn:aws:secretsmanager:us-east-1:123456789012:secret:missing-AbCdEf") {
+		t.Errorf("missing secret: %v", err)
+	}
+
+	r = newRig(t)
+	many := make([]slack.Block, 51)
+	for i := range many {
+		many[i] = slack.NewDividerBlock()
+	}
+	err = r.h.slack.post(context.Background(), r.hookURL, &slack.WebhookMessage{Text: "x", Blocks: &slack.Blocks{BlockSet: many}})
+	if err == nil || !strings.Contains(err.Error(), "answered 400 invalid_blocks: pipebridge built a message Slack refuses") {
+		t.Errorf("invalid_blocks: %v", err)
 	}
 }

@@ -46,39 +46,58 @@ func str(s string) ddbtypes.AttributeValue { return &ddbtypes.AttributeValueMemb
 
 // ledgerNames are the attribute names; DynamoDB refuses a name an expression
 // does not use, so each update passes only its own.
-var ledgerNames = map[string]string{"#step": "step", "#s": "status", "#at": "at", "#exp": "expires"}
+var ledgerNames = map[string]string{"#step": "step", "#s": "status", "#at": "at", "#exp": "expires", "#first": "firstSeen"}
 
 func (l *ledger) update(ctx context.Context, execution, set, cond string, values map[string]ddbtypes.AttributeValue) (bool, error) {
+	ok, _, err := l.updateReturning(ctx, execution, set, cond, values)
+	return ok, err
+}
+
+// updateReturning is update, also returning the item's attributes after it.
+func (l *ledger) updateReturning(ctx context.Context, execution, set, cond string, values map[string]ddbtypes.AttributeValue) (bool, map[string]ddbtypes.AttributeValue, error) {
 	names := map[string]string{}
 	for k, v := range ledgerNames {
 		if strings.Contains(set, k) || strings.Contains(cond, k) {
 			names[k] = v
 		}
 	}
-	_, err := l.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	out, err := l.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(l.table), Key: map[string]ddbtypes.AttributeValue{"id": str(execution)},
 		UpdateExpression: aws.String(set), ConditionExpression: aws.String(cond),
 		ExpressionAttributeNames: names, ExpressionAttributeValues: values,
+		ReturnValues: ddbtypes.ReturnValueAllNew,
 	})
 	var cf *ddbtypes.ConditionalCheckFailedException
 	switch {
 	case errors.As(err, &cf):
-		return false, nil
+		return false, nil, nil
 	case err != nil:
-		return false, fmt.Errorf("record of Slack messages in DynamoDB table %s: %w", l.table, err)
+		return false, nil, fmt.Errorf("record of Slack messages in DynamoDB table %s: %w", l.table, err)
 	}
-	return true, nil
+	return true, out.Attributes, nil
 }
 
-func (l *ledger) claim(ctx context.Context, execution string, s step) (bool, error) {
+// claim also keeps the time of the first event it saw for the execution, and
+// returns it, so the last message can say how long the execution took.
+func (l *ledger) claim(ctx context.Context, execution string, s step, eventTime time.Time) (bool, time.Time, error) {
 	now := l.now()
-	return l.update(ctx, execution,
-		"SET #step = :step, #s = :sending, #at = :now, #exp = :exp",
+	if eventTime.IsZero() {
+		eventTime = now
+	}
+	ok, item, err := l.updateReturning(ctx, execution,
+		"SET #step = :step, #s = :sending, #at = :now, #exp = :exp, #first = if_not_exists(#first, :time)",
 		"attribute_not_exists(#step) OR #step < :step OR (#step = :step AND (#s = :failed OR (#s = :sending AND #at < :stale)))",
 		map[string]ddbtypes.AttributeValue{
 			":step": num(int64(s)), ":sending": str("sending"), ":failed": str("failed"), ":now": num(now.Unix()),
-			":exp": num(now.Add(ledgerTTL).Unix()), ":stale": num(now.Add(-l.staleAfter).Unix()),
+			":exp": num(now.Add(ledgerTTL).Unix()), ":stale": num(now.Add(-l.staleAfter).Unix()), ":time": num(eventTime.Unix()),
 		})
+	var first time.Time
+	if n, isNum := item["firstSeen"].(*ddbtypes.AttributeValueMemberN); isNum {
+		if sec, err := strconv.ParseInt(n.Value, 10, 64); err == nil {
+			first = time.Unix(sec, 0)
+		}
+	}
+	return ok, first, err
 }
 
 func (l *ledger) mark(ctx context.Context, execution string, s step, status string) error {

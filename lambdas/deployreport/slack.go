@@ -54,7 +54,7 @@ func (p *poster) report(ctx context.Context, log *slog.Logger, t reports.Target,
 		}
 		return fmt.Errorf("read the Slack webhook secret %s: %w", t.Slack.WebhookSecretARN, err)
 	}
-	claimed, err := p.ledger.claim(ctx, x.id, r.step)
+	claimed, first, err := p.ledger.claim(ctx, x.id, r.step, e.Time)
 	if err != nil {
 		return err
 	}
@@ -62,7 +62,11 @@ func (p *poster) report(ctx context.Context, log *slog.Logger, t reports.Target,
 		log.InfoContext(ctx, "Slack message skipped", "reason", "this step or a later one was already posted (a repeated or late event)")
 		return nil
 	}
-	msg := p.message(t, x, r, e)
+	var took time.Duration
+	if r.step == stepEnded && !first.IsZero() && e.Time.After(first) {
+		took = e.Time.Sub(first)
+	}
+	msg := p.message(t, x, r, e, took)
 	if err := p.post(ctx, string(hook), msg); err != nil {
 		if rerr := p.ledger.release(ctx, x.id, r.step); rerr != nil {
 			err = errors.Join(err, rerr)
@@ -94,7 +98,13 @@ func escape(s string) string {
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
 }
 
-func (p *poster) message(t reports.Target, x *execution, r report, e *event) *slack.WebhookMessage {
+// message is the Block Kit message for one step; took is how long the execution
+// ran (from the first event the ledger saw), shown on its end, or 0.
+func (p *poster) message(t reports.Target, x *execution, r report, e *event, took time.Duration) *slack.WebhookMessage {
+	release := x.releaseURL
+	if !strings.HasPrefix(release, "https://") && !strings.HasPrefix(release, "http://") {
+		release = "" // links are for web pages only
+	}
 	icon := map[string]string{"succeeded": "✅", "failed": "❌", "waiting for approval": "⏸️"}[r.outcome]
 	if icon == "" {
 		icon = "▶️"
@@ -111,8 +121,8 @@ func (p *poster) message(t reports.Target, x *execution, r report, e *event) *sl
 	field("State", escape(r.outcome))
 	if x.tag != "" {
 		tag := escape(x.tag)
-		if x.releaseURL != "" {
-			tag = fmt.Sprintf("<%s|%s>", x.releaseURL, tag)
+		if release != "" {
+			tag = fmt.Sprintf("<%s|%s>", release, tag)
 		}
 		field("Release", tag)
 	} else if x.imageTag != "" {
@@ -131,6 +141,9 @@ func (p *poster) message(t reports.Target, x *execution, r report, e *event) *sl
 	if !e.Time.IsZero() {
 		field("At", e.Time.UTC().Format("2006-01-02 15:04:05 UTC"))
 	}
+	if took > 0 {
+		field("Duration", took.Round(time.Second).String())
+	}
 	text := fmt.Sprintf("%s %s → %s: %s", icon, t.App, t.Environment, r.outcome)
 	mention := t.Slack.Mention != "" && (r.failed || t.Slack.Always)
 	if mention {
@@ -144,14 +157,11 @@ func (p *poster) message(t reports.Target, x *execution, r report, e *event) *sl
 	buttons := []slack.BlockElement{slack.NewButtonBlockElement("", "", slack.NewTextBlockObject(slack.PlainTextType, "Execution", false, false)).WithURL(x.consoleURL())}
 	if r.step == stepWaiting {
 		buttons = append(buttons, slack.NewButtonBlockElement("", "", slack.NewTextBlockObject(slack.PlainTextType, "Review and approve", false, false)).WithURL(x.approvalURL()))
-		if x.releaseURL != "" {
-			buttons = append(buttons, slack.NewButtonBlockElement("", "", slack.NewTextBlockObject(slack.PlainTextType, "Release notes", false, false)).WithURL(x.releaseURL))
+		if release != "" {
+			buttons = append(buttons, slack.NewButtonBlockElement("", "", slack.NewTextBlockObject(slack.PlainTextType, "Release notes", false, false)).WithURL(release))
 		}
 	}
 	blocks = append(blocks, slack.NewActionBlock("", buttons...))
-	if s := e.Detail.ExecutionResult.Summary; s != "" && r.failed {
-		blocks = append(blocks, slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, truncate(escape(s), maxSection), false, false), nil, nil))
-	}
 	return &slack.WebhookMessage{Text: truncate(text, maxSection), Blocks: &slack.Blocks{BlockSet: blocks}}
 }
 
