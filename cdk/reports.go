@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
@@ -23,7 +24,7 @@ import (
 // reportsNeeded says whether the stack reports deploys: to GitHub (a token
 // secret) or to Slack (an app or environment with notify).
 func reportsNeeded(cfg *config.Config) bool {
-	if cfg.GitHubTokenSecret != "none" {
+	if cfg.GitHubTokenSecret != "none" || cfg.GitHubApp != nil {
 		for _, a := range cfg.Apps {
 			if a.GitHub != "" {
 				return true
@@ -47,7 +48,25 @@ func reportsNeeded(cfg *config.Config) bool {
 func newDeployReport(scope constructs.Construct, p *triggersProps) {
 	stack := awscdk.Stack_Of(scope)
 	cfg := p.cfg
-	token := p.githubToken(scope)
+	// GitHub: an App installation if configured, else the token secret.
+	var token, appKey awssecretsmanager.ISecret
+	if g := cfg.GitHubApp; g != nil {
+		if g.PrivateKeySecret == "create" {
+			appKey = awssecretsmanager.NewSecret(scope, jsii.String("GitHubAppKey"), &awssecretsmanager.SecretProps{
+				Description:   jsii.String("pipebridge: the GitHub App's private key (PEM) for deploy reports (paste it here)"),
+				EncryptionKey: p.key,
+			})
+			emptySecret(appKey)
+			suppress(appKey, "AwsSolutions-SMG4", "Holds a private key that GitHub generates for the App; a new one is made in the App's settings and pasted here, which Secrets Manager rotation cannot do")
+			awscdk.NewCfnOutput(stack, jsii.String("GitHubAppKeySecretArn"), &awscdk.CfnOutputProps{
+				Value: appKey.SecretArn(), Description: jsii.String("paste the GitHub App's private key here: aws secretsmanager put-secret-value --secret-id <this> --secret-string file://app.pem"),
+			})
+		} else {
+			appKey = awssecretsmanager.Secret_FromSecretCompleteArn(scope, jsii.String("GitHubAppKey"), jsii.String(g.PrivateKeySecret))
+		}
+	} else {
+		token = p.githubToken(scope)
+	}
 	table := reports.Table{Pipelines: map[string]reports.Target{}}
 	slackSecrets := map[*config.Notify]awssecretsmanager.ISecret{}
 	var secrets []awssecretsmanager.ISecret
@@ -84,7 +103,7 @@ func newDeployReport(scope constructs.Construct, p *triggersProps) {
 			e := &a.Environments[j]
 			name := config.PipelineName(a, e)
 			t := reports.Target{App: a.Name, Environment: e.Name, Production: e.Production, URL: e.URL, ImageRepository: a.ECR.Repository}
-			if token != nil {
+			if token != nil || appKey != nil {
 				t.Repository = a.GitHub
 			}
 			if n := e.Notification(a); n != nil {
@@ -102,6 +121,11 @@ func newDeployReport(scope constructs.Construct, p *triggersProps) {
 	env := map[string]*string{"PIPEBRIDGE_REPORTS": jsii.String(string(raw))}
 	if token != nil {
 		env["GITHUB_TOKEN_SECRET_ARN"] = token.SecretArn()
+	}
+	if appKey != nil {
+		env["GITHUB_APP_ID"] = jsii.String(strconv.FormatInt(cfg.GitHubApp.AppID, 10))
+		env["GITHUB_APP_INSTALLATION_ID"] = jsii.String(strconv.FormatInt(cfg.GitHubApp.InstallationID, 10))
+		env["GITHUB_APP_KEY_SECRET_ARN"] = appKey.SecretArn()
 	}
 	if cfg.GitHubAPIURL != "" {
 		env["GITHUB_API_URL"] = jsii.String(cfg.GitHubAPIURL)
@@ -138,8 +162,10 @@ func newDeployReport(scope constructs.Construct, p *triggersProps) {
 		Actions:   jsii.Strings("codepipeline:GetPipelineExecution"),
 		Resources: jsii.Strings(arns...),
 	}))
-	if token != nil {
-		token.GrantRead(fn, nil)
+	for _, s := range []awssecretsmanager.ISecret{token, appKey} {
+		if s != nil {
+			s.GrantRead(fn, nil)
+		}
 	}
 	for _, s := range secrets {
 		s.GrantRead(fn, nil)

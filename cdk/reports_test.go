@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/pipebridge/pipebridge/cdk/config"
 	"github.com/pipebridge/pipebridge/internal/reports"
 )
 
@@ -130,5 +131,44 @@ func TestApprovalsHaveContext(t *testing.T) {
 		if v, ok := get(r, "Environment", "Variables", "PIPEBRIDGE_ROUTES").(string); ok && strings.Contains(v, "acme/web") && !strings.Contains(v, `"RELEASE_URL":"{{.ReleaseURL}}"`) {
 			t.Errorf("ghrelease routes do not send RELEASE_URL: %s", v)
 		}
+	}
+}
+
+// With githubApp, deploy reports authenticate as the App installation: its ids
+// and key secret in the environment, no token secret, the key readable.
+func TestDeployReportGitHubApp(t *testing.T) {
+	cfg, err := config.Parse("app.yaml", []byte(`
+account: "123456789012"
+region: eu-west-1
+connectionArn: arn:aws:codeconnections:eu-west-1:123456789012:connection/4f0f3d1c-5c2e-4a6b-9d1e-2b7c8a9e0f11
+githubApp: {appId: 4242, installationId: 77, privateKeySecret: create}
+apps:
+  - name: api
+    github: acme/api
+    containers: [api]
+    environments:
+      - {name: prod, cluster: prod, service: api, production: true, trigger: {on: branch, branch: main}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := synth(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var env map[string]any
+	for id, f := range s.resources("AWS::Lambda::Function") {
+		if strings.HasPrefix(id, "TriggersDeployReport") {
+			env = get(f, "Environment", "Variables").(map[string]any)
+		}
+	}
+	if env["GITHUB_APP_ID"] != "4242" || env["GITHUB_APP_INSTALLATION_ID"] != "77" || !strings.Contains(jsonString(env["GITHUB_APP_KEY_SECRET_ARN"]), "TriggersGitHubAppKey") || env["GITHUB_TOKEN_SECRET_ARN"] != nil {
+		t.Errorf("environment %s", jsonString(env))
+	}
+	if !strings.Contains(jsonString(env["PIPEBRIDGE_REPORTS"]), `\"repository\":\"acme/api\"`) {
+		t.Errorf("the table has no repository: %s", jsonString(env["PIPEBRIDGE_REPORTS"]))
+	}
+	if _, ok := s.json["Outputs"].(map[string]any)["GitHubAppKeySecretArn"]; !ok {
+		t.Error("no output for the App key secret")
 	}
 }

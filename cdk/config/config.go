@@ -40,6 +40,9 @@ type Config struct {
 	// with a token), or an existing secret's ARN. The webhook Lambda uses it to look
 	// up tag commits in private repositories.
 	GitHubTokenSecret string `yaml:"githubTokenSecret"`
+	// GitHubApp, if set, is the GitHub App installation deploy reports use on
+	// GitHub instead of the token secret.
+	GitHubApp *GitHubApp `yaml:"githubApp"`
 	// GitHubAPIURL is the API base of GitHub Enterprise Server; empty for github.com.
 	GitHubAPIURL string `yaml:"githubApiUrl"`
 	// LogRetentionDays for every log group (default 30).
@@ -69,6 +72,16 @@ func (c *Config) GitHubWeb() string {
 		return "https://github.com/"
 	}
 	return strings.TrimSuffix(strings.TrimSuffix(c.GitHubAPIURL, "/"), "/api/v3") + "/"
+}
+
+// GitHubApp is a GitHub App installed on the apps' repositories with
+// "Deployments: read and write".
+type GitHubApp struct {
+	AppID          int64 `yaml:"appId"`
+	InstallationID int64 `yaml:"installationId"`
+	// PrivateKeySecret: "create" (an empty secret to paste the App's PEM into) or
+	// the ARN of a secret holding it.
+	PrivateKeySecret string `yaml:"privateKeySecret"`
 }
 
 // Redelivery is the scheduled function that redelivers the webhook's failed
@@ -427,6 +440,21 @@ func (c *Config) validate(v *validator) {
 		*c.WebhookSecretGraceMinutes = 15
 	} else if g := *c.WebhookSecretGraceMinutes; g < 0 || g > 1440 {
 		v.fail([]any{"webhookSecretGraceMinutes"}, "%d: want 0 to 1440 minutes (0: the previous secret stops working at once)", g)
+	}
+	if g := c.GitHubApp; g != nil {
+		p := []any{"githubApp"}
+		if g.AppID <= 0 {
+			v.fail(at(p, "appId"), "required: the App's numeric id (its settings page, \"App ID\")")
+		}
+		if g.InstallationID <= 0 {
+			v.fail(at(p, "installationId"), "required: the installation's numeric id (the number at the end of the installation's settings URL)")
+		}
+		switch {
+		case g.PrivateKeySecret == "":
+			v.fail(at(p, "privateKeySecret"), "required: create, or the ARN of a secret holding the App's private key (PEM)")
+		case g.PrivateKeySecret != "create":
+			v.check(at(p, "privateKeySecret"), names.SecretARN(g.PrivateKeySecret))
+		}
 	}
 	if c.LambdaConcurrency == 0 {
 		c.LambdaConcurrency = 5

@@ -121,6 +121,8 @@ func TestErrors(t *testing.T) {
 		{"notify bad secret", strings.Replace(base, "        service: web\n", "        service: web\n        notify: {slack: https://hooks.slack.com/services/T/B/X}\n", 1), []string{"notify.slack:", "not a Secrets Manager secret ARN"}},
 		{"notify bad mention", strings.Replace(base, "    containers: [web]\n", "    containers: [web]\n    notify: {slack: create, mention: \"@oncall\"}\n", 1), []string{`notify.mention: "@oncall": want <!subteam^ID>`}},
 		{"mentionAlways without mention", strings.Replace(base, "    containers: [web]\n", "    containers: [web]\n    notify: {slack: create, mentionAlways: true}\n", 1), []string{"notify.mentionAlways: needs a mention"}},
+		{"github app incomplete", "githubApp: {appId: 12}\n" + base, []string{"githubApp.installationId: required", "githubApp.privateKeySecret: required"}},
+		{"github app bad key secret", "githubApp: {appId: 12, installationId: 3, privateKeySecret: app.pem}\n" + base, []string{"githubApp.privateKeySecret:", "not a Secrets Manager secret ARN"}},
 		{"webhook memory too small", "webhookMemoryMB: 64\n" + base, []string{"webhookMemoryMB: 64: want 128 to 10240"}},
 		{"bad retention", "logRetentionDays: 31\n" + base, []string{"logRetentionDays: 31 is not a CloudWatch Logs retention"}},
 		{"several errors at once", strings.Replace(strings.Replace(base, "        cluster: prod\n", "", 1), "us-east-1\n", "nowhere\n", 1), []string{"region:", "cluster: required"}},

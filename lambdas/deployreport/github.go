@@ -13,15 +13,27 @@ import (
 	"github.com/google/go-github/v90/github"
 
 	"github.com/pipebridge/pipebridge/internal/reports"
-	"github.com/pipebridge/pipebridge/internal/secretcache"
 )
+
+type tokenKey struct{}
+
+// withToken carries the token read once per event to every request of it.
+func withToken(ctx context.Context, tok string) context.Context {
+	return context.WithValue(ctx, tokenKey{}, tok)
+}
+
+// requestToken is the token for a request: the one the event's report read.
+func requestToken(ctx context.Context) string {
+	tok, _ := ctx.Value(tokenKey{}).(string)
+	return tok
+}
 
 // deployments reports executions as GitHub deployments: one per execution, found
 // again by the execution id in its payload, with statuses that only move forward.
 // GitHub is the record: nothing is stored elsewhere.
 type deployments struct {
 	gh    *github.Client
-	token *secretcache.Cache
+	token tokenSource
 }
 
 // payload is what pipebridge puts in a deployment.
@@ -49,14 +61,15 @@ func statusStep(s *github.DeploymentStatus) step {
 }
 
 func (d *deployments) report(ctx context.Context, log *slog.Logger, t reports.Target, x *execution, r report) error {
-	tok, err := d.token.Get(ctx)
-	if err != nil && len(tok) == 0 {
-		return fmt.Errorf("read the GitHub token secret %s: %w", d.token.ID(), err)
+	tok, why, err := d.token.token(ctx)
+	if err != nil {
+		return err
 	}
-	if len(tok) == 0 {
-		log.WarnContext(ctx, "no GitHub deployment", "reason", "the GitHub token secret is empty: store a token with Deployments write access", "secret", d.token.ID())
+	if tok == "" {
+		log.WarnContext(ctx, "no GitHub deployment", "reason", why)
 		return nil
 	}
+	ctx = withToken(ctx, tok)
 	owner, repo, _ := strings.Cut(t.Repository, "/")
 	dep, err := d.find(ctx, owner, repo, t, x)
 	if err != nil {

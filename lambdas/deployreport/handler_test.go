@@ -3,7 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -92,12 +96,12 @@ func newRig(t *testing.T) *rig {
 	}
 	tok := secretcache.New(r.sm, r.tokenARN)
 	tok.Grace, tok.AllowEmpty = 0, true
-	gh, err := ghclient.NewWithToken(r.gh.URL, func(ctx context.Context) string { v, _ := tok.Get(ctx); return string(v) }, 5*time.Second)
+	gh, err := ghclient.NewWithToken(r.gh.URL, requestToken, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	r.h = &handler{
-		table: table, pipelines: r.cp.Client(), github: &deployments{gh: gh, token: tok},
+		table: table, pipelines: r.cp.Client(), github: &deployments{gh: gh, token: storedToken{tok}},
 		slack: &poster{
 			secrets:    func(arn string) *secretcache.Cache { return secretcache.New(r.sm, arn) },
 			ledger:     &ledger{db: db, table: "reports", now: time.Now, staleAfter: time.Minute},
@@ -410,5 +414,51 @@ func TestSlackBadInputs(t *testing.T) {
 	err = r.h.slack.post(context.Background(), r.hookURL, &slack.WebhookMessage{Text: "x", Blocks: &slack.Blocks{BlockSet: many}})
 	if err == nil || !strings.Contains(err.Error(), "answered 400 invalid_blocks: pipebridge built a message Slack refuses") {
 		t.Errorf("invalid_blocks: %v", err)
+	}
+}
+
+// A GitHub App installation instead of a stored token: ghinstallation mints the
+// installation token from the App's key in Secrets Manager, and keeps it.
+func TestGitHubApp(t *testing.T) {
+	r := newRig(t)
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemKey := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
+	newApp := func(name string, key []byte) *appToken {
+		out, err := r.sm.CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretString: aws.String(string(key))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &appToken{appID: 4242, installationID: 77, key: secretcache.New(r.sm, aws.ToString(out.ARN)), apiURL: r.gh.URL, base: http.DefaultTransport}
+	}
+	r.gh.App(4242, 77, &key.PublicKey)
+	r.h.github.token = newApp("pipebridge/app-key", pemKey)
+	r.mustHandle(t, pipelineEv(t, "web-prod", executionA, "STARTED"))
+	r.mustHandle(t, pipelineEv(t, "web-prod", executionA, "SUCCEEDED"))
+	if deps := r.gh.Deployments("acme/web"); len(deps) != 1 || len(deps[0].Statuses) != 2 {
+		t.Fatalf("deployments %+v", deps)
+	}
+	if n := r.gh.InstallationTokens(); n != 1 {
+		t.Errorf("%d installation tokens minted, want 1 (kept until it nears expiry)", n)
+	}
+	for _, h := range r.gh.Tokens() {
+		if h != "" && !strings.HasPrefix(h, "Bearer ghs_") && !strings.HasPrefix(h, "Bearer ey") {
+			t.Errorf("a request authenticated with %q", h)
+		}
+	}
+
+	other, _ := rsa.GenerateKey(rand.Reader, 2048)
+	r.h.github.token = newApp("pipebridge/other-key", pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(other)}))
+	if err := r.handle(t, pipelineEv(t, "web-prod", executionA, "FAILED")); err == nil || !strings.Contains(err.Error(), "GitHub App 4242, installation 77: no installation token") {
+		t.Errorf("a key that is not the App's: %v", err)
+	}
+	r.h.github.token = newApp("pipebridge/not-a-key", []byte("not a PEM"))
+	if err := r.handle(t, pipelineEv(t, "web-prod", executionA, "FAILED")); err == nil || !strings.Contains(err.Error(), "is not a usable private key") {
+		t.Errorf("a secret that is not a key: %v", err)
+	}
+	if strings.Contains(r.logs.String(), "PRIVATE KEY") {
+		t.Error("the key in the logs")
 	}
 }

@@ -8,6 +8,8 @@
 //
 //	PIPEBRIDGE_REPORTS       the report table (internal/reports), required
 //	GITHUB_TOKEN_SECRET_ARN  a token with Deployments: write; unset: no GitHub deployments
+//	GITHUB_APP_ID, GITHUB_APP_INSTALLATION_ID, GITHUB_APP_KEY_SECRET_ARN
+//	                         a GitHub App installation instead of a token
 //	GITHUB_API_URL           GitHub Enterprise Server's API base (https://HOST/api/v3/)
 //	REPORTS_TABLE            the DynamoDB table that records Slack messages (required with Slack)
 //
@@ -24,6 +26,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -73,17 +76,34 @@ func setup(getenv func(string) string) (*handler, error) {
 		pipelines: codepipeline.NewFromConfig(cfg, func(o *codepipeline.Options) { endpoint(&o.BaseEndpoint, "CodePipeline") }),
 		log:       slog.Default(),
 	}
-	if arn := getenv("GITHUB_TOKEN_SECRET_ARN"); arn != "" {
-		tok := secretcache.New(sm, arn)
+	var tokens tokenSource
+	switch appID, tokenARN := getenv("GITHUB_APP_ID"), getenv("GITHUB_TOKEN_SECRET_ARN"); {
+	case appID != "":
+		a := &appToken{apiURL: getenv("GITHUB_API_URL"), base: http.DefaultTransport}
+		if a.appID, err = strconv.ParseInt(appID, 10, 64); err != nil || a.appID <= 0 {
+			return nil, fmt.Errorf("GITHUB_APP_ID %q: want the App's numeric id", appID)
+		}
+		if a.installationID, err = strconv.ParseInt(getenv("GITHUB_APP_INSTALLATION_ID"), 10, 64); err != nil || a.installationID <= 0 {
+			return nil, fmt.Errorf("GITHUB_APP_INSTALLATION_ID %q: want the installation's numeric id", getenv("GITHUB_APP_INSTALLATION_ID"))
+		}
+		keyARN := getenv("GITHUB_APP_KEY_SECRET_ARN")
+		if keyARN == "" {
+			return nil, errors.New("GITHUB_APP_KEY_SECRET_ARN is not set: the App's private key is needed to mint installation tokens")
+		}
+		a.key = secretcache.New(sm, keyARN)
+		a.key.Grace = 0
+		tokens = a
+	case tokenARN != "":
+		tok := secretcache.New(sm, tokenARN)
 		tok.Grace, tok.AllowEmpty = 0, true
-		gh, err := ghclient.NewWithToken(getenv("GITHUB_API_URL"), func(ctx context.Context) string {
-			v, _ := tok.Get(ctx)
-			return string(v)
-		}, 5*time.Second)
+		tokens = storedToken{tok}
+	}
+	if tokens != nil {
+		gh, err := ghclient.NewWithToken(getenv("GITHUB_API_URL"), func(ctx context.Context) string { return requestToken(ctx) }, 5*time.Second)
 		if err != nil {
 			return nil, err
 		}
-		h.github = &deployments{gh: gh, token: tok}
+		h.github = &deployments{gh: gh, token: tokens}
 	}
 	slackUsed := false
 	for _, t := range table.Pipelines {

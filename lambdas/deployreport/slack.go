@@ -136,7 +136,12 @@ func (p *poster) message(t reports.Target, x *execution, r report, e *event, too
 		field("Commit", short)
 	}
 	if x.digest != "" {
-		field("Image", "`"+shortDigest(x.digest)+"`")
+		image := "`" + shortDigest(x.digest) + "`"
+		if t.ImageRepository != "" && x.account != "" {
+			image = fmt.Sprintf("<https://%s.console.aws.amazon.com/ecr/repositories/private/%s/%s/_/image/%s/details?region=%s|%s>",
+				x.region, x.account, t.ImageRepository, x.digest, x.region, shortDigest(x.digest))
+		}
+		field("Image", image)
 	}
 	if !e.Time.IsZero() {
 		field("At", e.Time.UTC().Format("2006-01-02 15:04:05 UTC"))

@@ -12,7 +12,8 @@
 //     "redelivery": true;
 //   - POST /repos/{owner}/{repo}/hooks/{hook_id}/deliveries/{delivery_id}/attempts:
 //     redeliver, answered 202 Accepted;
-//   - the Deployments API (deployments.go).
+//   - the Deployments API (deployments.go);
+//   - GitHub App installation tokens (apps.go).
 //
 // The hooks endpoints require an Authorization header (401 "Requires
 // authentication" without one), answer 404 for unknown hooks and deliveries, and
@@ -63,6 +64,8 @@ type Server struct {
 	hookFail    []int // statuses the next hooks requests answer with, in order
 	redelivered []int64
 	deployments []*Deployment
+	apps        map[string]app // by App id
+	minted      int
 	// RedeliveryStatus is the status code the webhook endpoint answers a
 	// redelivery with (default 202).
 	redeliveryStatus int
@@ -97,6 +100,7 @@ func Start() *Server {
 	mux.HandleFunc("GET /repos/{owner}/{repo}/hooks", s.listHooks)
 	mux.HandleFunc("GET /repos/{owner}/{repo}/hooks/{hook}/deliveries", s.listDeliveries)
 	mux.HandleFunc("POST /repos/{owner}/{repo}/hooks/{hook}/deliveries/{delivery}/attempts", s.redeliver)
+	mux.HandleFunc("POST /app/installations/{id}/access_tokens", s.installationToken)
 	mux.HandleFunc("POST /repos/{owner}/{repo}/deployments", s.createDeployment)
 	mux.HandleFunc("GET /repos/{owner}/{repo}/deployments", s.listDeployments)
 	mux.HandleFunc("POST /repos/{owner}/{repo}/deployments/{id}/statuses", s.createStatus)

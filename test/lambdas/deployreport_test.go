@@ -166,6 +166,8 @@ func TestDeployReportRefusesToStart(t *testing.T) {
 		{"no table", nil, "PIPEBRIDGE_REPORTS is not set"},
 		{"bad table", []string{"PIPEBRIDGE_REPORTS={\"pipelines\": {}}"}, "no pipelines"},
 		{"Slack without ledger", []string{w.env[0]}, "REPORTS_TABLE is not set"},
+		{"App without key", []string{w.env[0], "REPORTS_TABLE=ledger", "GITHUB_APP_ID=4242", "GITHUB_APP_INSTALLATION_ID=77"}, "GITHUB_APP_KEY_SECRET_ARN is not set"},
+		{"App id not a number", []string{w.env[0], "REPORTS_TABLE=ledger", "GITHUB_APP_ID=my-app"}, `my-app\": want the App's numeric id`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			rt := w.start(t, "deployreport", tt.env...)
