@@ -96,13 +96,18 @@ func newDeployReport(scope constructs.Construct, p *triggersProps) {
 		secrets = append(secrets, s)
 		return s
 	}
-	var arns []string
+	var arns, imageRepos []string
 	for i := range cfg.Apps {
 		a := &cfg.Apps[i]
 		for j := range a.Environments {
 			e := &a.Environments[j]
 			name := config.PipelineName(a, e)
-			t := reports.Target{App: a.Name, Environment: e.Name, Production: e.Production, URL: e.URL, ImageRepository: a.ECR.Repository}
+			t := reports.Target{App: a.Name, Environment: e.Name, Production: e.Production, URL: e.URL}
+			if e.Trigger.On == "image" {
+				// The commit of an image whose tag is not one is its revision label.
+				t.ImageRepository = a.ECR.Repository
+				imageRepos = append(imageRepos, *stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("ecr"), Resource: jsii.String("repository"), ResourceName: jsii.String(a.ECR.Repository)}))
+			}
 			if token != nil || appKey != nil {
 				t.Repository = a.GitHub
 			}
@@ -169,6 +174,11 @@ func newDeployReport(scope constructs.Construct, p *triggersProps) {
 	}
 	for _, s := range secrets {
 		s.GrantRead(fn, nil)
+	}
+	if imageRepos = dedupe(*jsii.Strings(imageRepos...)); len(imageRepos) > 0 && (token != nil || appKey != nil) {
+		role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid: jsii.String("ReadImageLabels"), Actions: jsii.Strings("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"), Resources: jsii.Strings(imageRepos...),
+		}))
 	}
 	if ledger != nil {
 		role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{

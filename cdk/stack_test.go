@@ -197,6 +197,7 @@ func TestIAMStatements(t *testing.T) {
 		{"", []string{"sqs:SendMessage"}, []string{`{"Fn::GetAtt":["TriggersDeployReportDeadLetters*","Arn"]}`}, ""},
 		{"ReadExecutions", []string{"codepipeline:GetPipelineExecution"}, all, ""},
 		{"", []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"}, []string{`{"Ref":"TriggersGitHubToken*"}`, `{"Ref":"TriggersSlackWeb*"}`, `{"Ref":"TriggersSlackWebProd*"}`}, ""},
+		{"ReadImageLabels", []string{"ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"}, []string{`{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":ecr:us-east-1:123456789012:repository/acme/worker"]]}`}, ""},
 		{"SlackLedger", []string{"dynamodb:UpdateItem"}, []string{`{"Fn::GetAtt":["TriggersDeployReportLedger*","Arn"]}`}, ""},
 	}, find("TriggersDeployReportRole"))
 	// The secrets' key lets ghrelease decrypt only through Secrets Manager.

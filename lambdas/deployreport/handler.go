@@ -24,6 +24,7 @@ type handler struct {
 	table     *reports.Table
 	pipelines executionGetter
 	github    *deployments // nil: no GitHub token secret configured
+	revisions *revisions   // nil: no image pipelines
 	slack     *poster
 	log       *slog.Logger
 }
@@ -67,7 +68,7 @@ func (h *handler) Handle(ctx context.Context, payload []byte) error {
 		log.InfoContext(ctx, "ignored", "reason", "nothing to report for this event", "category", e.Detail.Type.Category, "action", e.Detail.Action)
 		return nil
 	}
-	x, err := h.execution(ctx, e)
+	x, err := h.execution(ctx, e, target)
 	if err != nil {
 		return err
 	}
@@ -92,7 +93,7 @@ func (h *handler) Handle(ctx context.Context, payload []byte) error {
 	return nil
 }
 
-func (h *handler) execution(ctx context.Context, e *event) (*execution, error) {
+func (h *handler) execution(ctx context.Context, e *event, t reports.Target) (*execution, error) {
 	out, err := h.pipelines.GetPipelineExecution(ctx, &codepipeline.GetPipelineExecutionInput{
 		PipelineName: aws.String(e.Detail.Pipeline), PipelineExecutionId: aws.String(e.Detail.ExecutionID),
 	})
@@ -126,11 +127,22 @@ func (h *handler) execution(ctx context.Context, e *event) (*execution, error) {
 		}
 	}
 	// Image pipelines: the commit is the image tag when that is a full SHA (the
-	// example workflow pushes those).
+	// example workflow pushes those), else the image's revision label.
 	if x.commit == "" && shaRE.MatchString(x.imageTag) {
 		x.commit = x.imageTag
 	}
-	if x.commit == "" {
+	if x.commit == "" && x.digest != "" && t.ImageRepository != "" && h.revisions != nil && t.Repository != "" {
+		rev, err := h.revisions.commit(ctx, x.account, t.ImageRepository, x.digest)
+		switch {
+		case err != nil:
+			x.noCommit = "the image tag is not a full commit SHA, and its " + revisionLabel + " label could not be read: " + err.Error()
+		case rev == "":
+			x.noCommit = "the image tag is not a full commit SHA, and the image has no " + revisionLabel + " label with one"
+		default:
+			x.commit = rev
+		}
+	}
+	if x.commit == "" && x.noCommit == "" {
 		x.noCommit = "the execution has no commit revision, and its image tag is not a full commit SHA"
 	}
 	return x, nil

@@ -17,8 +17,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/slack-go/slack"
 
@@ -26,6 +28,7 @@ import (
 	"github.com/pipebridge/pipebridge/internal/reports"
 	"github.com/pipebridge/pipebridge/internal/secretcache"
 	cpstub "github.com/pipebridge/pipebridge/test/codepipeline"
+	"github.com/pipebridge/pipebridge/test/ecrregistry"
 	"github.com/pipebridge/pipebridge/test/githubapi"
 	"github.com/pipebridge/pipebridge/test/moto"
 	slackstub "github.com/pipebridge/pipebridge/test/slack"
@@ -460,5 +463,41 @@ func TestGitHubApp(t *testing.T) {
 	}
 	if strings.Contains(r.logs.String(), "PRIVATE KEY") {
 		t.Error("the key in the logs")
+	}
+}
+
+// An image pipeline whose tag is not a commit: the commit comes from the image's
+// org.opencontainers.image.revision label, read from ECR.
+func TestImageRevisionLabel(t *testing.T) {
+	r := newRig(t)
+	reg := ecrregistry.Start()
+	defer reg.Close()
+	r.h.revisions = &revisions{
+		ecr: ecr.New(ecr.Options{Region: "us-east-1", BaseEndpoint: aws.String(reg.URL),
+			Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "test-secret", "")}),
+		http: &http.Client{Timeout: 5 * time.Second},
+	}
+	labelled := reg.Image("acme/worker", "v1.4.2", map[string]string{revisionLabel: commit, "org.opencontainers.image.source": "https://github.com/acme/worker"})
+	unlabelled := reg.Image("acme/worker", "v1.4.3", map[string]string{"maintainer": "acme"})
+	for id, d := range map[string]string{executionA: labelled, executionB: unlabelled} {
+		r.cp.SetExecution("worker-staging", id, cpstub.ExecutionDetail{Variables: map[string]string{"IMAGE_TAG": "v1"}, Revisions: []cpstub.Revision{{Name: "Image", RevisionID: d}}})
+	}
+	r.mustHandle(t, pipelineEv(t, "worker-staging", executionA, "SUCCEEDED"))
+	deps := r.gh.Deployments("acme/worker")
+	if len(deps) != 1 || deps[0].SHA != commit {
+		t.Fatalf("deployments %+v, want one of the labelled commit", deps)
+	}
+	r.mustHandle(t, pipelineEv(t, "worker-staging", executionB, "SUCCEEDED"))
+	if n := len(r.gh.Deployments("acme/worker")); n != 1 {
+		t.Errorf("%d deployments: the unlabelled image got one", n)
+	}
+	if !strings.Contains(r.logs.String(), "the image has no org.opencontainers.image.revision label with one") {
+		t.Errorf("no log line says why:\n%s", r.logs)
+	}
+	missing := "5e0d1c2b-0000-4000-8000-0000000000aa"
+	r.cp.SetExecution("worker-staging", missing, cpstub.ExecutionDetail{Revisions: []cpstub.Revision{{RevisionID: digest}}})
+	r.mustHandle(t, pipelineEv(t, "worker-staging", missing, "SUCCEEDED"))
+	if !strings.Contains(r.logs.String(), "label could not be read: ECR has no image") {
+		t.Errorf("no log line for an image ECR does not hold:\n%s", r.logs)
 	}
 }

@@ -34,6 +34,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/service/codepipeline"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/pipebridge/pipebridge/internal/ghclient"
@@ -104,6 +105,16 @@ func setup(getenv func(string) string) (*handler, error) {
 			return nil, err
 		}
 		h.github = &deployments{gh: gh, token: tokens}
+	}
+	images := false
+	for _, t := range table.Pipelines {
+		images = images || t.ImageRepository != ""
+	}
+	if images {
+		h.revisions = &revisions{
+			ecr:  ecr.NewFromConfig(cfg, func(o *ecr.Options) { endpoint(&o.BaseEndpoint, "ECR") }),
+			http: &http.Client{Timeout: 5 * time.Second},
+		}
 	}
 	slackUsed := false
 	for _, t := range table.Pipelines {
