@@ -2,6 +2,7 @@ package codepipeline
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -68,5 +69,38 @@ func TestStandInEnforcesTheAPI(t *testing.T) {
 	s.Throttle(1)
 	if _, err := client.StartPipelineExecution(context.Background(), &in); err == nil || !strings.Contains(err.Error(), "ThrottlingException") {
 		t.Errorf("throttle: got %v", err)
+	}
+}
+
+func TestStandInGetPipelineExecution(t *testing.T) {
+	s := Start(Pipeline{Name: "web", Variables: []string{"TAG"}, SourceActions: []string{"Source"}})
+	defer s.Close()
+	c := s.Client(func(o *codepipeline.Options) { o.RetryMaxAttempts = 1 })
+	ctx := context.Background()
+	started, err := c.StartPipelineExecution(ctx, &codepipeline.StartPipelineExecutionInput{Name: aws.String("web"),
+		Variables:       []types.PipelineVariable{{Name: aws.String("TAG"), Value: aws.String("v1")}},
+		SourceRevisions: []types.SourceRevisionOverride{{ActionName: aws.String("Source"), RevisionType: types.SourceRevisionTypeCommitId, RevisionValue: aws.String("abc")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.GetPipelineExecution(ctx, &codepipeline.GetPipelineExecutionInput{PipelineName: aws.String("web"), PipelineExecutionId: started.PipelineExecutionId})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pe := got.PipelineExecution
+	if pe.Status != types.PipelineExecutionStatusInProgress || aws.ToString(pe.Variables[0].ResolvedValue) != "v1" || aws.ToString(pe.ArtifactRevisions[0].RevisionId) != "abc" {
+		t.Errorf("execution %+v", pe)
+	}
+	var nf *types.PipelineExecutionNotFoundException
+	if _, err := c.GetPipelineExecution(ctx, &codepipeline.GetPipelineExecutionInput{PipelineName: aws.String("web"), PipelineExecutionId: aws.String("00000000-0000-4000-8000-000000000000")}); !errors.As(err, &nf) {
+		t.Errorf("unknown execution: %v", err)
+	}
+	var ve *types.ValidationException
+	if _, err := c.GetPipelineExecution(ctx, &codepipeline.GetPipelineExecutionInput{PipelineName: aws.String("web"), PipelineExecutionId: aws.String("not-a-uuid")}); !errors.As(err, &ve) {
+		t.Errorf("malformed id: %v", err)
+	}
+	var pnf *types.PipelineNotFoundException
+	if _, err := c.GetPipelineExecution(ctx, &codepipeline.GetPipelineExecutionInput{PipelineName: aws.String("other"), PipelineExecutionId: started.PipelineExecutionId}); !errors.As(err, &pnf) {
+		t.Errorf("unknown pipeline: %v", err)
 	}
 }
