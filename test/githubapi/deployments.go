@@ -200,14 +200,7 @@ func (s *Server) listDeployments(w http.ResponseWriter, r *http.Request) {
 		list = append(list, *d)
 	}
 	s.mu.Unlock()
-	size := perPage(r)
-	page, _ := strconv.Atoi(q.Get("page"))
-	page = max(page, 1)
-	start := min((page-1)*size, len(list))
-	end := min(start+size, len(list))
-	if end < len(list) {
-		s.linkNext(w, r, "page", strconv.Itoa(page+1), size)
-	}
+	start, end := s.pageOf(w, r, len(list))
 	writeJSON(w, append([]Deployment{}, list[start:end]...))
 }
 
@@ -286,13 +279,6 @@ func (s *Server) listStatuses(w http.ResponseWriter, r *http.Request) {
 	list := slices.Clone(d.Statuses)
 	s.mu.Unlock()
 	slices.Reverse(list) // newest first
-	size := perPage(r)
-	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
-	page = max(page, 1)
-	start := min((page-1)*size, len(list))
-	end := min(start+size, len(list))
-	if end < len(list) {
-		s.linkNext(w, r, "page", strconv.Itoa(page+1), size)
-	}
+	start, end := s.pageOf(w, r, len(list))
 	writeJSON(w, append([]DeploymentStatus{}, list[start:end]...))
 }

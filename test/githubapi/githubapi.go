@@ -338,6 +338,20 @@ func (s *Server) linkNext(w http.ResponseWriter, r *http.Request, key, value str
 	w.Header().Set("Link", fmt.Sprintf(`<%s%s>; rel="next"`, strings.TrimSuffix(s.URL, "/"), u.RequestURI()))
 }
 
+// pageOf is the slice [start:end) of n items the request's page/per_page asks
+// for; it sets the Link header when another page follows.
+func (s *Server) pageOf(w http.ResponseWriter, r *http.Request, n int) (start, end int) {
+	size := perPage(r)
+	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
+	page = max(page, 1)
+	start = min((page-1)*size, n)
+	end = min(start+size, n)
+	if end < n {
+		s.linkNext(w, r, "page", strconv.Itoa(page+1), size)
+	}
+	return start, end
+}
+
 func (s *Server) listHooks(w http.ResponseWriter, r *http.Request) {
 	if !s.hookGate(w, r) {
 		return
@@ -345,14 +359,7 @@ func (s *Server) listHooks(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	hooks := slices.Clone(s.hooks[strings.ToLower(r.PathValue("owner")+"/"+r.PathValue("repo"))])
 	s.mu.Unlock()
-	size := perPage(r)
-	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
-	page = max(page, 1)
-	start := min((page-1)*size, len(hooks))
-	end := min(start+size, len(hooks))
-	if end < len(hooks) {
-		s.linkNext(w, r, "page", strconv.Itoa(page+1), size)
-	}
+	start, end := s.pageOf(w, r, len(hooks))
 	out := []map[string]any{}
 	for _, h := range hooks[start:end] {
 		out = append(out, map[string]any{"id": h.ID, "type": "Repository", "name": "web", "active": true,
