@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -352,13 +353,15 @@ func (ap *app) newPipeline(scope constructs.Construct, e *config.Environment, s 
 		}})
 	}
 	service := awsecs.BaseService_FromServiceArnWithCluster(scope, jsii.String(id+"Service"), serviceARN(cfg, e))
-	stages = append(stages, &awscodepipeline.StageProps{StageName: jsii.String("Deploy"), Actions: &[]awscodepipeline.IAction{
+	deploy := &awscodepipeline.StageProps{StageName: jsii.String("Deploy"), Actions: &[]awscodepipeline.IAction{
 		awscodepipelineactions.NewEcsDeployAction(&awscodepipelineactions.EcsDeployActionProps{
 			ActionName: jsii.String("Deploy"), Service: service, Input: built,
-			DeploymentTimeout: awscdk.Duration_Minutes(jsii.Number(30)),
+			DeploymentTimeout: awscdk.Duration_Minutes(jsii.Number(float64(e.TimeoutMinutes()))),
 			Role:              ap.deployRole(pscope, pipelineRole, s, e),
 		}),
-	}})
+	}}
+	safeDeploy(deploy, pipelineRole, cfg, e)
+	stages = append(stages, deploy)
 	props.Stages = &stages
 	pipeline := awscodepipeline.NewPipeline(scope, jsii.String(id+"Pipeline"), props)
 	if e.Trigger.On == "image" {
@@ -367,6 +370,62 @@ func (ap *app) newPipeline(scope constructs.Construct, e *config.Environment, s 
 	ap.suppressPipeline(pipeline)
 	ap.suppressPipeline(pipelineRole)
 	return name
+}
+
+// safeDeploy adds the Deploy stage's conditions (CodePipeline V2 stage
+// conditions): roll back on failure; refuse to enter while an alarm fires or
+// outside the deploy window; after success, watch the alarms for the bake time
+// and roll back if one fires.
+func safeDeploy(stage *awscodepipeline.StageProps, pipelineRole awsiam.IRole, cfg *config.Config, e *config.Environment) {
+	if e.RollsBack() {
+		stage.OnFailure = &awscodepipeline.FailureConditions{Result: awscodepipeline.Result_ROLLBACK}
+	}
+	alarmRules := func(prefix string, wait int) *[]awscodepipeline.Rule {
+		var rules []awscodepipeline.Rule
+		for i, name := range e.Alarms {
+			rules = append(rules, awscodepipeline.NewRule(&awscodepipeline.RuleProps{
+				Name: jsii.String(fmt.Sprintf("%s%d", prefix, i+1)), Provider: jsii.String("CloudWatchAlarm"), Version: jsii.String("1"),
+				Configuration: &map[string]any{"AlarmName": name, "AlarmStates": "ALARM", "WaitTime": strconv.Itoa(wait)},
+			}))
+		}
+		return &rules
+	}
+	var entry []*awscodepipeline.Condition
+	if len(e.Alarms) > 0 {
+		entry = append(entry, &awscodepipeline.Condition{Result: awscodepipeline.Result_FAIL, Rules: alarmRules("AlarmQuiet", 0)})
+		stage.OnSuccess = &awscodepipeline.Conditions{Conditions: &[]*awscodepipeline.Condition{
+			{Result: awscodepipeline.Result_ROLLBACK, Rules: alarmRules("Bake", e.BakeMinutes())},
+		}}
+		var arns []*string
+		for _, name := range e.Alarms {
+			arns = append(arns, jsii.String(fmt.Sprintf("arn:%s:cloudwatch:%s:%s:alarm:%s", partition(cfg.Region), cfg.Region, cfg.Account, name)))
+		}
+		pipelineRole.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid: jsii.String("WatchAlarms"), Actions: jsii.Strings("cloudwatch:DescribeAlarms"), Resources: &arns,
+		}))
+	}
+	if w := e.DeployWindow; w != nil {
+		entry = append(entry, &awscodepipeline.Condition{Result: awscodepipeline.Result_FAIL, Rules: &[]awscodepipeline.Rule{
+			awscodepipeline.NewRule(&awscodepipeline.RuleProps{
+				Name: jsii.String("DeployWindow"), Provider: jsii.String("DeploymentWindow"), Version: jsii.String("1"),
+				Configuration: &map[string]any{"Cron": w.Cron, "TimeZone": w.TimeZone},
+			}),
+		}})
+	}
+	if len(entry) > 0 {
+		stage.BeforeEntry = &awscodepipeline.Conditions{Conditions: &entry}
+	}
+}
+
+// partition is the ARN partition of a region.
+func partition(region string) string {
+	switch {
+	case strings.HasPrefix(region, "cn-"):
+		return "aws-cn"
+	case strings.HasPrefix(region, "us-gov-"):
+		return "aws-us-gov"
+	}
+	return "aws"
 }
 
 func variable(name, description string) awscodepipeline.Variable {

@@ -14,6 +14,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
+	_ "time/tzdata" // time zones are checked on machines without a tz database too
 
 	"gopkg.in/yaml.v3"
 
@@ -198,7 +200,40 @@ type Environment struct {
 	URL string `yaml:"url"`
 	// Notify overrides the app's Slack settings for this environment.
 	Notify *Notify `yaml:"notify"`
+	// Rollback makes a failed Deploy stage roll back to the last successful
+	// execution (CodePipeline V2 stage rollback); default on for production
+	// environments, except with executionMode PARALLEL, which forbids it.
+	Rollback *bool `yaml:"rollback"`
+	// Alarms are CloudWatch alarm names (at most 5): a deploy does not start
+	// while one is firing, and rolls back if one fires during the bake.
+	Alarms []string `yaml:"alarms"`
+	// Bake is how long after a deploy the alarms are watched (whole minutes,
+	// such as 15m; default 10m with alarms).
+	Bake string `yaml:"bake"`
+	// DeployTimeout is the ECS deploy action's timeout, 1m-60m (default 30m).
+	DeployTimeout string `yaml:"deployTimeout"`
+	// DeployWindow limits deploys to a schedule.
+	DeployWindow *DeployWindow `yaml:"deployWindow"`
+
+	bake, timeout time.Duration
 }
+
+// DeployWindow is CodePipeline's DeploymentWindow rule: a cron expression of 6
+// or 7 fields (seconds "*", minutes, hours, day-of-month, month, day-of-week,
+// optional year) and an IANA time zone (default UTC).
+type DeployWindow struct {
+	Cron     string `yaml:"cron"`
+	TimeZone string `yaml:"timeZone"`
+}
+
+// RollsBack says whether the Deploy stage rolls back on failure.
+func (e *Environment) RollsBack() bool { return e.Rollback != nil && *e.Rollback }
+
+// BakeMinutes is the bake time in minutes (0 without alarms).
+func (e *Environment) BakeMinutes() int { return int(e.bake / time.Minute) }
+
+// TimeoutMinutes is the deploy action's timeout in minutes.
+func (e *Environment) TimeoutMinutes() int { return int(e.timeout / time.Minute) }
 
 // Notification is the Slack setting an environment reports with: its own, else
 // its app's; nil for none.
@@ -620,6 +655,7 @@ func (e *Environment) validate(v *validator, c *Config, a *App, base []any) {
 	if e.Notify != nil {
 		e.Notify.validate(v, at(base, "notify"))
 	}
+	e.validateSafety(v, a, base)
 	t := &e.Trigger
 	tp := at(base, "trigger")
 	switch t.On {
@@ -664,6 +700,83 @@ func (e *Environment) validate(v *validator, c *Config, a *App, base []any) {
 		// The route table's own check decides what a valid filter is.
 		if err := t.Tags.Validate(); err != nil {
 			v.fail(at(tp, "tags"), "%v", err)
+		}
+	}
+}
+
+// alarmNameRE: CloudWatch alarm names are 1-255 characters, no control
+// characters; a comma would split CodePipeline's rule configuration.
+var alarmNameRE = regexp.MustCompile(`^[^\x00-\x1f\x7f,]{1,255}$`)
+
+// cronFieldRE: what each DeploymentWindow cron field may hold (CodePipeline's
+// rule reference: digits, names, and , - * ? / L W #).
+var cronFieldRE = regexp.MustCompile(`^[0-9A-Za-z,*?/#-]+$`)
+
+func minutes(v *validator, p []any, s string, def, lo, hi time.Duration) time.Duration {
+	if s == "" {
+		return def
+	}
+	d, err := time.ParseDuration(s)
+	switch {
+	case err != nil:
+		v.fail(p, "%q: want a duration such as 15m or 1h", s)
+	case d%time.Minute != 0:
+		v.fail(p, "%q: whole minutes only (CodePipeline counts in minutes)", s)
+	case d < lo || d > hi:
+		v.fail(p, "%q: want %s to %s", s, lo, hi)
+	default:
+		return d
+	}
+	return def
+}
+
+func (e *Environment) validateSafety(v *validator, a *App, base []any) {
+	parallel := a.ExecutionMode == "PARALLEL"
+	switch {
+	case e.Rollback == nil:
+		e.Rollback = new(bool)
+		*e.Rollback = e.Production && !parallel
+	case *e.Rollback && parallel:
+		v.fail(at(base, "rollback"), "CodePipeline cannot roll back a pipeline in PARALLEL execution mode: use QUEUED or SUPERSEDED, or rollback: false")
+	}
+	if len(e.Alarms) > 5 {
+		v.fail(at(base, "alarms"), "%d alarms: a CodePipeline condition takes at most 5 rules", len(e.Alarms))
+	}
+	for i, n := range e.Alarms {
+		if !alarmNameRE.MatchString(n) {
+			v.fail(at(base, "alarms", i), "%q: a CloudWatch alarm name (1-255 characters, no commas or control characters)", n)
+		}
+		if slices.Index(e.Alarms, n) != i {
+			v.fail(at(base, "alarms", i), "%q is listed twice", n)
+		}
+	}
+	if e.Bake != "" && len(e.Alarms) == 0 {
+		v.fail(at(base, "bake"), "a bake watches alarms: add alarms, or remove bake")
+	}
+	if len(e.Alarms) > 0 {
+		e.bake = minutes(v, at(base, "bake"), e.Bake, 10*time.Minute, time.Minute, 24*time.Hour)
+	}
+	e.timeout = minutes(v, at(base, "deployTimeout"), e.DeployTimeout, 30*time.Minute, time.Minute, time.Hour)
+	if w := e.DeployWindow; w != nil {
+		p := at(base, "deployWindow")
+		fields := strings.Fields(w.Cron)
+		switch {
+		case len(fields) != 6 && len(fields) != 7:
+			v.fail(at(p, "cron"), "%q: want 6 or 7 fields (seconds minutes hours day-of-month month day-of-week [year]), such as \"* * 9-16 ? * MON-THU\"", w.Cron)
+		case fields[0] != "*":
+			v.fail(at(p, "cron"), "%q: the seconds field must be \"*\" (CodePipeline's DeploymentWindow rule)", w.Cron)
+		default:
+			for _, f := range fields {
+				if !cronFieldRE.MatchString(f) {
+					v.fail(at(p, "cron"), "%q: field %q has characters a cron field cannot", w.Cron, f)
+					break
+				}
+			}
+		}
+		if w.TimeZone == "" {
+			w.TimeZone = "UTC"
+		} else if _, err := time.LoadLocation(w.TimeZone); err != nil || w.TimeZone == "Local" {
+			v.fail(at(p, "timeZone"), "%q: want an IANA time zone such as Europe/Berlin or UTC", w.TimeZone)
 		}
 	}
 }

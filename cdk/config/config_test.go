@@ -123,6 +123,15 @@ func TestErrors(t *testing.T) {
 		{"mentionAlways without mention", strings.Replace(base, "    containers: [web]\n", "    containers: [web]\n    notify: {slack: create, mentionAlways: true}\n", 1), []string{"notify.mentionAlways: needs a mention"}},
 		{"github app incomplete", "githubApp: {appId: 12}\n" + base, []string{"githubApp.installationId: required", "githubApp.privateKeySecret: required"}},
 		{"github app bad key secret", "githubApp: {appId: 12, installationId: 3, privateKeySecret: app.pem}\n" + base, []string{"githubApp.privateKeySecret:", "not a Secrets Manager secret ARN"}},
+		{"rollback with PARALLEL", strings.Replace(strings.Replace(base, "    containers: [web]\n", "    containers: [web]\n    executionMode: PARALLEL\n", 1), "        service: web\n", "        service: web\n        rollback: true\n", 1), []string{"rollback: CodePipeline cannot roll back a pipeline in PARALLEL execution mode"}},
+		{"bake without alarms", strings.Replace(base, "        service: web\n", "        service: web\n        bake: 15m\n", 1), []string{"bake: a bake watches alarms"}},
+		{"bake in seconds", strings.Replace(base, "        service: web\n", "        service: web\n        alarms: [a]\n        bake: 90s\n", 1), []string{`bake: "90s": whole minutes only`}},
+		{"six alarms", strings.Replace(base, "        service: web\n", "        service: web\n        alarms: [a, b, c, d, e, f]\n", 1), []string{"6 alarms: a CodePipeline condition takes at most 5 rules"}},
+		{"alarm with a comma", strings.Replace(base, "        service: web\n", "        service: web\n        alarms: [\"a,b\"]\n", 1), []string{`alarms[0]: "a,b": a CloudWatch alarm name`}},
+		{"timeout too long", strings.Replace(base, "        service: web\n", "        service: web\n        deployTimeout: 61m\n", 1), []string{`deployTimeout: "61m": want 1m0s to 1h0m0s`}},
+		{"window cron fields", strings.Replace(base, "        service: web\n", "        service: web\n        deployWindow: {cron: \"0 9-16 * * 1-5\"}\n", 1), []string{"deployWindow.cron:", "want 6 or 7 fields"}},
+		{"window seconds", strings.Replace(base, "        service: web\n", "        service: web\n        deployWindow: {cron: \"0 * 9-16 ? * MON-FRI\"}\n", 1), []string{`the seconds field must be "*"`}},
+		{"window time zone", strings.Replace(base, "        service: web\n", "        service: web\n        deployWindow: {cron: \"* * 9-16 ? * MON-FRI\", timeZone: Mars/Olympus}\n", 1), []string{`deployWindow.timeZone: "Mars/Olympus": want an IANA time zone`}},
 		{"webhook memory too small", "webhookMemoryMB: 64\n" + base, []string{"webhookMemoryMB: 64: want 128 to 10240"}},
 		{"bad retention", "logRetentionDays: 31\n" + base, []string{"logRetentionDays: 31 is not a CloudWatch Logs retention"}},
 		{"several errors at once", strings.Replace(strings.Replace(base, "        cluster: prod\n", "", 1), "us-east-1\n", "nowhere\n", 1), []string{"region:", "cluster: required"}},
@@ -152,5 +161,30 @@ func TestErrors(t *testing.T) {
 func TestBaseIsValid(t *testing.T) {
 	if _, err := Parse("pipebridge.yaml", []byte(base)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Rollback defaults on for production environments, off for others and for
+// PARALLEL pipelines (which CodePipeline cannot roll back); timeouts and bake
+// take their defaults.
+func TestSafeDeployDefaults(t *testing.T) {
+	for _, tt := range []struct {
+		extra, mode string
+		rollback    bool
+	}{
+		{"", "", false},
+		{"        production: true\n", "", true},
+		{"        production: true\n", "    executionMode: PARALLEL\n", false},
+		{"        production: true\n        rollback: false\n", "", false},
+	} {
+		y := strings.Replace(strings.Replace(base, "        service: web\n", "        service: web\n"+tt.extra+"        alarms: [web-5xx]\n", 1), "    containers: [web]\n", "    containers: [web]\n"+tt.mode, 1)
+		c, err := Parse("pipebridge.yaml", []byte(y))
+		if err != nil {
+			t.Fatalf("%q: %v", tt.extra+tt.mode, err)
+		}
+		e := &c.Apps[0].Environments[0]
+		if e.RollsBack() != tt.rollback || e.BakeMinutes() != 10 || e.TimeoutMinutes() != 30 {
+			t.Errorf("%q: rollback %v bake %d timeout %d; want rollback %v, 10, 30", tt.extra+tt.mode, e.RollsBack(), e.BakeMinutes(), e.TimeoutMinutes(), tt.rollback)
+		}
 	}
 }

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// The Deploy stage's conditions, as the config asks: web-prod (production,
+// alarms, bake, window, 45-minute timeout), worker-prod (production: rollback
+// only), web-staging (none of it).
+func TestDeployStageConditions(t *testing.T) {
+	s := example(t)
+	deploy := func(name string) map[string]any {
+		for _, st := range s.pipeline(t, name)["Stages"].([]any) {
+			if get(st, "Name") == "Deploy" {
+				return st.(map[string]any)
+			}
+		}
+		t.Fatalf("%s has no Deploy stage", name)
+		return nil
+	}
+	alarmRule := func(name, alarm, wait string) string {
+		return `{"Configuration":{"AlarmName":"` + alarm + `","AlarmStates":"ALARM","WaitTime":"` + wait + `"},"Name":"` + name +
+			`","RuleTypeId":{"Category":"Rule","Owner":"AWS","Provider":"CloudWatchAlarm","Version":"1"}}`
+	}
+	prod := deploy("web-prod")
+	if got := jsonString(prod["OnFailure"]); got != `{"Result":"ROLLBACK"}` {
+		t.Errorf("web-prod OnFailure %s", got)
+	}
+	wantEntry := `{"Conditions":[{"Result":"FAIL","Rules":[` + alarmRule("AlarmQuiet1", "web-prod-5xx", "0") + `,` + alarmRule("AlarmQuiet2", "web-prod-latency", "0") + `]},` +
+		`{"Result":"FAIL","Rules":[{"Configuration":{"Cron":"* * 9-16 ? * MON-THU","TimeZone":"Europe/Berlin"},"Name":"DeployWindow","RuleTypeId":{"Category":"Rule","Owner":"AWS","Provider":"DeploymentWindow","Version":"1"}}]}]}`
+	if got := jsonString(prod["BeforeEntry"]); got != wantEntry {
+		t.Errorf("web-prod BeforeEntry\n got %s\nwant %s", got, wantEntry)
+	}
+	wantBake := `{"Conditions":[{"Result":"ROLLBACK","Rules":[` + alarmRule("Bake1", "web-prod-5xx", "15") + `,` + alarmRule("Bake2", "web-prod-latency", "15") + `]}]}`
+	if got := jsonString(prod["OnSuccess"]); got != wantBake {
+		t.Errorf("web-prod OnSuccess\n got %s\nwant %s", got, wantBake)
+	}
+	if got := get(prod, "Actions", 0, "Configuration", "DeploymentTimeout"); got != float64(45) {
+		t.Errorf("web-prod deploy timeout %v, want 45", got)
+	}
+
+	worker := deploy("worker-prod")
+	if jsonString(worker["OnFailure"]) != `{"Result":"ROLLBACK"}` || worker["BeforeEntry"] != nil || worker["OnSuccess"] != nil {
+		t.Errorf("worker-prod conditions %s", jsonString(worker))
+	}
+	staging := deploy("web-staging")
+	if staging["OnFailure"] != nil || staging["BeforeEntry"] != nil || staging["OnSuccess"] != nil || get(staging, "Actions", 0, "Configuration", "DeploymentTimeout") != float64(30) {
+		t.Errorf("web-staging %s", jsonString(staging))
+	}
+
+	// The rules run as the pipeline's role: it may read those two alarms only.
+	found := false
+	for id, p := range s.resources("AWS::IAM::Policy") {
+		for _, st := range statements(get(p, "PolicyDocument", "Statement")) {
+			if !strings.Contains(strings.Join(st.Actions, ","), "cloudwatch:") {
+				continue
+			}
+			if !strings.HasPrefix(id, "WebProdRolesPipeline") || st.Sid != "WatchAlarms" || strings.Join(st.Actions, ",") != "cloudwatch:DescribeAlarms" ||
+				strings.Join(st.Resources, " ") != "arn:aws:cloudwatch:us-east-1:123456789012:alarm:web-prod-5xx arn:aws:cloudwatch:us-east-1:123456789012:alarm:web-prod-latency" {
+				t.Errorf("policy %s: %+v", id, st)
+			}
+			found = true
+		}
+	}
+	if !found {
+		t.Error("no pipeline role may read the alarms")
+	}
+}
