@@ -105,6 +105,28 @@ func newRepository(scope constructs.Construct, id, name string, a *config.App) a
 	return repo
 }
 
+// newCacheRepository holds the app build's BuildKit layer cache: mutable tags
+// (the cache tag is rewritten by every build, which the app's immutable
+// repository forbids), untagged manifests gone after a day, nothing scanned
+// (it holds layers, not images anyone runs). Only the app's build role may
+// use it.
+func newCacheRepository(scope constructs.Construct, a *config.App) awsecr.Repository {
+	repo := awsecr.NewRepository(scope, jsii.String("CacheRepository"), &awsecr.RepositoryProps{
+		RepositoryName:     jsii.String(a.ECR.Repository + "-cache"),
+		ImageTagMutability: awsecr.TagMutability_MUTABLE,
+		Encryption:         awsecr.RepositoryEncryption_AES_256(),
+		// Retained like the app's repository: CloudFormation cannot delete a
+		// repository that holds images.
+		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+		LifecycleRules: &[]*awsecr.LifecycleRule{{
+			RulePriority: jsii.Number(1), Description: jsii.String("replaced cache manifests go after a day"),
+			TagStatus: awsecr.TagStatus_UNTAGGED, MaxImageAge: awscdk.Duration_Days(jsii.Number(1)),
+		}},
+	})
+	repo.Node().DefaultChild().(awsecr.CfnRepository).AddPropertyOverride(jsii.String("EncryptionConfiguration"), map[string]any{"EncryptionType": "AES256"})
+	return repo
+}
+
 // buildLogs is a build project's log group, with the configured retention.
 func buildLogs(scope constructs.Construct, id string, s *shared) awslogs.LogGroup {
 	return awslogs.NewLogGroup(scope, jsii.String(id+"Logs"), &awslogs.LogGroupProps{
@@ -126,6 +148,8 @@ func (ap *app) newBuildProject(scope constructs.Construct, s *shared) awscodebui
 	if a.BuildSecretsRoleARN != "" {
 		env["BUILD_SECRETS_ROLE_ARN"] = &awscodebuild.BuildEnvironmentVariable{Value: jsii.String(a.BuildSecretsRoleARN)}
 	}
+	cache := newCacheRepository(scope, a)
+	env["CACHE_REPOSITORY_URI"] = &awscodebuild.BuildEnvironmentVariable{Value: cache.RepositoryUri()}
 	p := awscodebuild.NewPipelineProject(scope, jsii.String("Build"), &awscodebuild.PipelineProjectProps{
 		ProjectName: jsii.String(a.Name + "-build"),
 		Description: jsii.String("pipebridge: build, push, scan-gate and pin " + a.Name),
@@ -146,6 +170,12 @@ func (ap *app) newBuildProject(scope constructs.Construct, s *shared) awscodebui
 		Actions: jsii.Strings("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer",
 			"ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage"),
 		Resources: jsii.Strings(*repo.RepositoryArn()),
+	}))
+	p.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid: jsii.String("LayerCache"),
+		Actions: jsii.Strings("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer",
+			"ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage"),
+		Resources: jsii.Strings(*cache.RepositoryArn()),
 	}))
 	p.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:       jsii.String("ScanGateAndDigests"),

@@ -67,3 +67,30 @@ func TestDeployStageConditions(t *testing.T) {
 		t.Error("no pipeline role may read the alarms")
 	}
 }
+
+// Only web's build role may use web's layer cache, and only that repository.
+func TestLayerCacheAccess(t *testing.T) {
+	s := example(t)
+	users := 0
+	for id, p := range s.resources("AWS::IAM::Policy") {
+		for _, st := range statements(get(p, "PolicyDocument", "Statement")) {
+			for _, r := range st.Resources {
+				if !strings.Contains(r, "CacheRepository") {
+					continue
+				}
+				users++
+				if !strings.HasPrefix(id, "WebBuildRole") || st.Sid != "LayerCache" || len(st.Resources) != 1 || !strings.Contains(r, "WebCacheRepository") {
+					t.Errorf("policy %s: %+v", id, st)
+				}
+			}
+		}
+	}
+	if users != 1 {
+		t.Errorf("%d statements name the cache repository, want 1 (web's build)", users)
+	}
+	for _, p := range s.resources("AWS::CodeBuild::Project") {
+		if p["Name"] == "web-build" && !strings.Contains(jsonString(get(p, "Environment", "EnvironmentVariables")), "CACHE_REPOSITORY_URI") {
+			t.Error("web-build has no CACHE_REPOSITORY_URI")
+		}
+	}
+}

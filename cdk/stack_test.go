@@ -293,11 +293,21 @@ func TestRepositories(t *testing.T) {
 		names = append(names, r["RepositoryName"].(string))
 	}
 	sort.Strings(names)
-	// acme/web-ci: web builds its images, so GitHub Actions pushes elsewhere.
-	if want := []string{"acme/web", "acme/web-ci", "acme/worker"}; !slices.Equal(names, want) {
+	// acme/web-ci: web builds its images, so GitHub Actions pushes elsewhere;
+	// acme/web-cache: its build's layer cache.
+	if want := []string{"acme/web", "acme/web-cache", "acme/web-ci", "acme/worker"}; !slices.Equal(names, want) {
 		t.Fatalf("repositories %v, want %v", names, want)
 	}
 	for _, r := range repos {
+		if r["RepositoryName"] == "acme/web-cache" {
+			// The cache tag is rewritten by every build: mutable, not scanned,
+			// replaced manifests expire after a day.
+			if r["ImageTagMutability"] != "MUTABLE" || get(r, "EncryptionConfiguration", "EncryptionType") != "AES256" ||
+				!strings.Contains(jsonString(get(r, "LifecyclePolicy", "LifecyclePolicyText")), `\"countNumber\":1`) {
+				t.Errorf("cache repository %s", jsonString(r))
+			}
+			continue
+		}
 		if r["ImageTagMutability"] != "IMMUTABLE" || get(r, "ImageScanningConfiguration", "ScanOnPush") != true ||
 			get(r, "EncryptionConfiguration", "EncryptionType") != "AES256" || get(r, "LifecyclePolicy", "LifecyclePolicyText") == nil {
 			t.Errorf("repository %v: want immutable tags, scan on push, AES256 and a lifecycle policy", r["RepositoryName"])

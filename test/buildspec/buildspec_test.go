@@ -339,3 +339,29 @@ func TestBuildspecServiceCheckAndGateOff(t *testing.T) {
 		t.Fatalf("want a failure naming the container, got %v:\n%s", r.err, r.output)
 	}
 }
+
+// With a cache repository the build reads and writes BuildKit's registry cache
+// there, in the form ECR accepts; without one it uses no cache flags.
+func TestBuildspecLayerCache(t *testing.T) {
+	srv, _ := setup(t)
+	srv.SetScanResult(t, "shop/web", "", "COMPLETE", nil)
+	cache := moto.Account + ".dkr.ecr.us-east-1.amazonaws.com/shop/web-cache"
+	r := runBuildspec(t, srv, "CACHE_REPOSITORY_URI="+cache)
+	if r.err != nil {
+		t.Fatalf("buildspec failed: %v\n%s", r.err, r.output)
+	}
+	got, _ := os.ReadFile(r.log + ".cache")
+	if want := "cache-from " + cache + ":buildcache\ncache-to " + cache + ":buildcache\n"; string(got) != want {
+		t.Errorf("cache flags %q, want %q", got, want)
+	}
+
+	srv, _ = setup(t)
+	srv.SetScanResult(t, "shop/web", "", "COMPLETE", nil)
+	r = runBuildspec(t, srv)
+	if r.err != nil {
+		t.Fatalf("buildspec failed: %v\n%s", r.err, r.output)
+	}
+	if _, err := os.Stat(r.log + ".cache"); err == nil {
+		t.Error("cache flags without a cache repository")
+	}
+}
