@@ -69,12 +69,7 @@ type Config struct {
 
 // GitHubWeb is GitHub's web root for links: https://github.com/, or GitHub
 // Enterprise Server's host for an API base https://HOST/api/v3/.
-func (c *Config) GitHubWeb() string {
-	if c.GitHubAPIURL == "" {
-		return "https://github.com/"
-	}
-	return strings.TrimSuffix(strings.TrimSuffix(c.GitHubAPIURL, "/"), "/api/v3") + "/"
-}
+func (c *Config) GitHubWeb() string { return reports.GitHubWeb(c.GitHubAPIURL) }
 
 // GitHubApp is a GitHub App installed on the apps' repositories with
 // "Deployments: read and write".

@@ -46,6 +46,16 @@ type Slack struct {
 	Always  bool   `json:"mentionAlways,omitempty"`
 }
 
+// GitHubWeb is the web root links to GitHub start with: https://github.com/, or
+// GitHub Enterprise Server's host for its API base https://HOST/api/v3/. The CDK
+// app's approval and release links and deployreport's Slack links both use it.
+func GitHubWeb(apiURL string) string {
+	if apiURL == "" {
+		return "https://github.com/"
+	}
+	return strings.TrimSuffix(strings.TrimSuffix(apiURL, "/"), "/api/v3") + "/"
+}
+
 // ValidMention reports whether m is a Slack mention pipebridge accepts.
 func ValidMention(m string) bool {
 	if m == "<!here>" || m == "<!channel>" {

@@ -46,3 +46,14 @@ func TestValidMention(t *testing.T) {
 		}
 	}
 }
+
+func TestGitHubWeb(t *testing.T) {
+	for api, want := range map[string]string{
+		"": "https://github.com/", "https://github.example.com/api/v3/": "https://github.example.com/",
+		"https://github.example.com/api/v3": "https://github.example.com/", "http://127.0.0.1:8080/": "http://127.0.0.1:8080/",
+	} {
+		if got := GitHubWeb(api); got != want {
+			t.Errorf("GitHubWeb(%q) = %q, want %q", api, got, want)
+		}
+	}
+}

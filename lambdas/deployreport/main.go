@@ -27,7 +27,6 @@ import (
 	"net/http"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -134,21 +133,9 @@ func setup(getenv func(string) string) (*handler, error) {
 			},
 			ledger:     &ledger{db: db, table: tableName, now: time.Now, staleAfter: time.Minute},
 			http:       &http.Client{Timeout: 5 * time.Second},
-			githubWeb:  githubWeb(getenv("GITHUB_API_URL")),
+			githubWeb:  reports.GitHubWeb(getenv("GITHUB_API_URL")),
 			maxBackoff: 5 * time.Second,
 		}
 	}
 	return h, nil
-}
-
-// githubWeb is the web root for links: github.com, or GitHub Enterprise Server's
-// host for its API base https://HOST/api/v3/.
-func githubWeb(apiURL string) string {
-	if apiURL == "" {
-		return "https://github.com/"
-	}
-	if root, ok := strings.CutSuffix(strings.TrimSuffix(apiURL, "/"), "/api/v3"); ok {
-		return root + "/"
-	}
-	return fmt.Sprintf("%s/", strings.TrimSuffix(apiURL, "/"))
 }
