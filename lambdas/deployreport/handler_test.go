@@ -122,34 +122,13 @@ func newRig(t *testing.T) *rig {
 	return r
 }
 
-// pipelineEv is AWS's sample with the pipeline, execution and state set.
-func pipelineEv(t *testing.T, pipeline, execution, state string) []byte {
-	return sample(t, "testdata/pipeline-execution-state-change.json", func(d map[string]any) {
-		d["pipeline"], d["execution-id"], d["state"] = pipeline, execution, state
-	})
+// pipelineEv and actionEv are AWS's sample events for the pipeline and execution.
+func pipelineEv(_ *testing.T, pipeline, execution, state string) []byte {
+	return cpstub.StateChangeEvent(pipeline, execution, state, "", time.Time{})
 }
 
-// actionEv is AWS's action sample with the pipeline, execution, state and type set.
-func actionEv(t *testing.T, pipeline, execution, category, provider, state string) []byte {
-	return sample(t, "testdata/action-execution-state-change.json", func(d map[string]any) {
-		d["pipeline"], d["execution-id"], d["state"] = pipeline, execution, state
-		d["type"] = map[string]any{"owner": "AWS", "category": category, "provider": provider, "version": "1"}
-	})
-}
-
-func sample(t *testing.T, path string, edit func(map[string]any)) []byte {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var e map[string]any
-	if err := json.Unmarshal(b, &e); err != nil {
-		t.Fatal(err)
-	}
-	edit(e["detail"].(map[string]any))
-	out, _ := json.Marshal(e)
-	return out
+func actionEv(_ *testing.T, pipeline, execution, category, state string) []byte {
+	return cpstub.StateChangeEvent(pipeline, execution, state, category, time.Time{})
 }
 
 func (r *rig) handle(t *testing.T, payload []byte) error {
@@ -185,9 +164,9 @@ func TestReleaseLifecycle(t *testing.T) {
 	r := newRig(t)
 	for _, ev := range [][]byte{
 		pipelineEv(t, "web-prod", executionA, "STARTED"),
-		actionEv(t, "web-prod", executionA, "Approval", "Manual", "STARTED"),
-		actionEv(t, "web-prod", executionA, "Approval", "Manual", "SUCCEEDED"),
-		actionEv(t, "web-prod", executionA, "Deploy", "ECS", "STARTED"),
+		actionEv(t, "web-prod", executionA, "Approval", "STARTED"),
+		actionEv(t, "web-prod", executionA, "Approval", "SUCCEEDED"),
+		actionEv(t, "web-prod", executionA, "Deploy", "STARTED"),
 		pipelineEv(t, "web-prod", executionA, "SUCCEEDED"),
 	} {
 		r.mustHandle(t, ev)
@@ -239,7 +218,7 @@ func TestDuplicateAndLateEvents(t *testing.T) {
 	r.mustHandle(t, succeeded)
 	r.mustHandle(t, succeeded)
 	r.mustHandle(t, pipelineEv(t, "web-prod", executionA, "STARTED"))
-	r.mustHandle(t, actionEv(t, "web-prod", executionA, "Approval", "Manual", "STARTED"))
+	r.mustHandle(t, actionEv(t, "web-prod", executionA, "Approval", "STARTED"))
 	deps := r.gh.Deployments("acme/web")
 	if len(deps) != 1 || strings.Join(states(deps[0]), " ") != "success" {
 		t.Fatalf("deployments %+v", deps)
@@ -297,7 +276,7 @@ func TestIgnored(t *testing.T) {
 	r := newRig(t)
 	r.mustHandle(t, pipelineEv(t, "not-ours", executionA, "SUCCEEDED"))
 	r.mustHandle(t, pipelineEv(t, "web-prod", executionA, "STOPPING"))
-	r.mustHandle(t, actionEv(t, "web-prod", executionA, "Build", "CodeBuild", "STARTED"))
+	r.mustHandle(t, actionEv(t, "web-prod", executionA, "Build", "STARTED"))
 	if r.cp.GetExecutionCalls() != 0 || len(r.slack.Messages()) != 0 || len(r.gh.Deployments("acme/web")) != 0 {
 		t.Errorf("an ignored event made calls")
 	}
@@ -376,15 +355,9 @@ func TestLongValuesTruncated(t *testing.T) {
 // The final message says how long the execution ran, from the first event seen.
 func TestDurationOnEnd(t *testing.T) {
 	r := newRig(t)
-	at := func(ev []byte, when string) []byte {
-		var e map[string]any
-		json.Unmarshal(ev, &e)
-		e["time"] = when
-		out, _ := json.Marshal(e)
-		return out
-	}
-	r.mustHandle(t, at(pipelineEv(t, "web-prod", executionA, "STARTED"), "2026-11-23T10:00:00Z"))
-	r.mustHandle(t, at(pipelineEv(t, "web-prod", executionA, "SUCCEEDED"), "2026-11-23T10:01:35Z"))
+	start := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	r.mustHandle(t, cpstub.StateChangeEvent("web-prod", executionA, "STARTED", "", start))
+	r.mustHandle(t, cpstub.StateChangeEvent("web-prod", executionA, "SUCCEEDED", "", start.Add(95*time.Second)))
 	msgs := r.slack.Messages()
 	if len(msgs) != 2 || strings.Contains(string(msgs[0].Raw), "Duration") || !strings.Contains(string(msgs[1].Raw), `*Duration*\n1m35s`) {
 		t.Errorf("messages: %s", func() string {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -81,23 +80,9 @@ func (d *demo) reportsDemo(ctx context.Context, root string, template []byte, en
 	if release.ID == "" {
 		return fmt.Errorf("no web-prod execution to report")
 	}
-	sample, err := os.ReadFile(filepath.Join(root, "lambdas/deployreport/testdata/pipeline-execution-state-change.json"))
-	if err != nil {
-		return err
-	}
 	start := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 	event := func(state, category string, after time.Duration) []byte {
-		var e map[string]any
-		json.Unmarshal(sample, &e)
-		e["time"] = start.Add(after).Format(time.RFC3339)
-		detail := map[string]any{"pipeline": release.Request.Name, "execution-id": release.ID, "state": state}
-		if category != "" {
-			e["detail-type"] = "CodePipeline Action Execution State Change"
-			detail["type"] = map[string]any{"owner": "AWS", "category": category, "provider": map[string]string{"Approval": "Manual", "Deploy": "ECS"}[category], "version": "1"}
-		}
-		e["detail"] = detail
-		out, _ := json.Marshal(e)
-		return out
+		return cpstub.StateChangeEvent(release.Request.Name, release.ID, state, category, start.Add(after))
 	}
 	fmt.Println("  web-prod's events: started; the approval waits; approved; the ECS deploy starts; succeeded (and the success delivered twice)")
 	if err := invokeAndShow(ctx, "deployreport", bin, reportEnv,

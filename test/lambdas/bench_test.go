@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	cpstub "github.com/pipebridge/pipebridge/test/codepipeline"
 	"github.com/pipebridge/pipebridge/test/lambdaruntime"
 )
 
@@ -34,7 +35,7 @@ func benchFunctions(b *testing.B, w *world, secretARN string) []struct {
 	// that is not the stack's: its whole decision path, no call.
 	reportsTable := `{"pipelines": {"hello-prod": {"app": "hello", "environment": "prod", "repository": "Codertocat/Hello-World",
 	  "slack": {"webhookSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:slack-AbCdEf", "mention": "<!here>"}}}}`
-	report := codepipelineEvent(&testing.T{}, "other-pipeline", "5e0d1c2b-0000-4000-8000-000000000003", "SUCCEEDED", "")
+	report := cpstub.StateChangeEvent("other-pipeline", "5e0d1c2b-0000-4000-8000-000000000003", "SUCCEEDED", "", time.Time{})
 	return []struct {
 		name    string
 		env     []string

@@ -4,9 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -19,29 +19,6 @@ import (
 )
 
 const reportToken = "ghp_deployments-e2e-token"
-
-// codepipelineEvent is AWS's published sample (lambdas/deployreport/testdata) for
-// the pipeline, execution and state; category makes it an action event.
-func codepipelineEvent(t *testing.T, pipeline, execution, state, category string) []byte {
-	t.Helper()
-	file := "pipeline-execution-state-change.json"
-	if category != "" {
-		file = "action-execution-state-change.json"
-	}
-	b, err := os.ReadFile("../../lambdas/deployreport/testdata/" + file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var e map[string]any
-	json.Unmarshal(b, &e)
-	d := e["detail"].(map[string]any)
-	d["pipeline"], d["execution-id"], d["state"] = pipeline, execution, state
-	if category != "" {
-		d["type"] = map[string]any{"owner": "AWS", "category": category, "provider": map[string]string{"Approval": "Manual", "Deploy": "ECS"}[category], "version": "1"}
-	}
-	out, _ := json.Marshal(e)
-	return out
-}
 
 type reportWorld struct {
 	*world
@@ -103,16 +80,16 @@ func TestDeployReportBootstrap(t *testing.T) {
 
 	rt := w.start(t, "deployreport", w.env...)
 	for _, ev := range [][]byte{
-		codepipelineEvent(t, "hello-prod", released, "STARTED", ""),
-		codepipelineEvent(t, "hello-prod", released, "STARTED", "Approval"),
-		codepipelineEvent(t, "hello-prod", released, "STARTED", "Approval"), // twice
-		codepipelineEvent(t, "hello-prod", released, "SUCCEEDED", "Approval"),
-		codepipelineEvent(t, "hello-prod", released, "SUCCEEDED", ""),
-		codepipelineEvent(t, "hello-prod", released, "STARTED", "Deploy"), // late
-		codepipelineEvent(t, "hello-prod", failed, "FAILED", ""),
-		codepipelineEvent(t, "hello-prod", superseded, "STARTED", ""),
-		codepipelineEvent(t, "hello-prod", superseded, "SUPERSEDED", ""),
-		codepipelineEvent(t, "not-in-this-stack", released, "SUCCEEDED", ""),
+		cpstub.StateChangeEvent("hello-prod", released, "STARTED", "", time.Time{}),
+		cpstub.StateChangeEvent("hello-prod", released, "STARTED", "Approval", time.Time{}),
+		cpstub.StateChangeEvent("hello-prod", released, "STARTED", "Approval", time.Time{}), // twice
+		cpstub.StateChangeEvent("hello-prod", released, "SUCCEEDED", "Approval", time.Time{}),
+		cpstub.StateChangeEvent("hello-prod", released, "SUCCEEDED", "", time.Time{}),
+		cpstub.StateChangeEvent("hello-prod", released, "STARTED", "Deploy", time.Time{}), // late
+		cpstub.StateChangeEvent("hello-prod", failed, "FAILED", "", time.Time{}),
+		cpstub.StateChangeEvent("hello-prod", superseded, "STARTED", "", time.Time{}),
+		cpstub.StateChangeEvent("hello-prod", superseded, "SUPERSEDED", "", time.Time{}),
+		cpstub.StateChangeEvent("not-in-this-stack", released, "SUCCEEDED", "", time.Time{}),
 	} {
 		if res := invoke(t, rt, ev); res.Err != nil {
 			t.Fatalf("deployreport failed: %v\n%s", res.Err, rt.Logs())
