@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -45,21 +45,19 @@ func num(n int64) ddbtypes.AttributeValue {
 func str(s string) ddbtypes.AttributeValue { return &ddbtypes.AttributeValueMemberS{Value: s} }
 
 // ledgerNames are the attribute names; DynamoDB refuses a name an expression
-// does not use, so each update passes only its own.
-var ledgerNames = map[string]string{"#step": "step", "#s": "status", "#at": "at", "#exp": "expires", "#first": "firstSeen"}
+// does not use, so each update passes only the placeholders its expressions
+// hold.
+var (
+	ledgerNames = map[string]string{"#step": "step", "#s": "status", "#at": "at", "#exp": "expires", "#first": "firstSeen"}
+	placeholder = regexp.MustCompile(`#[a-z]+`)
+)
 
-func (l *ledger) update(ctx context.Context, execution, set, cond string, values map[string]ddbtypes.AttributeValue) (bool, error) {
-	ok, _, err := l.updateReturning(ctx, execution, set, cond, values)
-	return ok, err
-}
-
-// updateReturning is update, also returning the item's attributes after it.
-func (l *ledger) updateReturning(ctx context.Context, execution, set, cond string, values map[string]ddbtypes.AttributeValue) (bool, map[string]ddbtypes.AttributeValue, error) {
+// update runs one conditional UpdateItem; it returns false when the condition
+// did not hold, and the item's attributes after the update.
+func (l *ledger) update(ctx context.Context, execution, set, cond string, values map[string]ddbtypes.AttributeValue) (bool, map[string]ddbtypes.AttributeValue, error) {
 	names := map[string]string{}
-	for k, v := range ledgerNames {
-		if strings.Contains(set, k) || strings.Contains(cond, k) {
-			names[k] = v
-		}
+	for _, k := range placeholder.FindAllString(set+" "+cond, -1) {
+		names[k] = ledgerNames[k]
 	}
 	out, err := l.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(l.table), Key: map[string]ddbtypes.AttributeValue{"id": str(execution)},
@@ -84,7 +82,7 @@ func (l *ledger) claim(ctx context.Context, execution string, s step, eventTime 
 	if eventTime.IsZero() {
 		eventTime = now
 	}
-	ok, item, err := l.updateReturning(ctx, execution,
+	ok, item, err := l.update(ctx, execution,
 		"SET #step = :step, #s = :sending, #at = :now, #exp = :exp, #first = if_not_exists(#first, :time)",
 		"attribute_not_exists(#step) OR #step < :step OR (#step = :step AND (#s = :failed OR (#s = :sending AND #at < :stale)))",
 		map[string]ddbtypes.AttributeValue{
@@ -101,7 +99,7 @@ func (l *ledger) claim(ctx context.Context, execution string, s step, eventTime 
 }
 
 func (l *ledger) mark(ctx context.Context, execution string, s step, status string) error {
-	_, err := l.update(ctx, execution, "SET #s = :status", "#step = :step",
+	_, _, err := l.update(ctx, execution, "SET #s = :status", "#step = :step",
 		map[string]ddbtypes.AttributeValue{":step": num(int64(s)), ":status": str(status)})
 	return err
 }
