@@ -15,13 +15,12 @@ import (
 
 // verify checks the sha256 signature over the exact body against the webhook
 // secret: its current value, and its previous one during the rotation grace. It
-// returns a reason when the signature is missing or wrong, and an error only
+// returns a reason when the signature is wrong, and an error only
 // when the secret cannot be read. The secret is re-read every 5 minutes whatever
 // the traffic, and after a mismatch at most once a minute (secretcache).
+//
+// Handle has checked the header's form (signatureFormat) before reading the body.
 func (h *handler) verify(ctx context.Context, sig string, body []byte) (string, error) {
-	if reason := signatureFormat(sig); reason != "" {
-		return reason, nil
-	}
 	current, err := h.secret.Get(ctx)
 	if err != nil {
 		if !h.secret.Loaded() {
