@@ -390,7 +390,7 @@ func (ap *app) newPipeline(scope constructs.Construct, e *config.Environment, s 
 			Role:              ap.deployRole(pscope, pipelineRole, s, e),
 		}),
 	}}
-	safeDeploy(deploy, pipelineRole, cfg, e)
+	safeDeploy(deploy, pipelineRole, e)
 	stages = append(stages, deploy)
 	props.Stages = &stages
 	pipeline := awscodepipeline.NewPipeline(scope, jsii.String(id+"Pipeline"), props)
@@ -406,7 +406,7 @@ func (ap *app) newPipeline(scope constructs.Construct, e *config.Environment, s 
 // conditions): roll back on failure; refuse to enter while an alarm fires or
 // outside the deploy window; after success, watch the alarms for the bake time
 // and roll back if one fires.
-func safeDeploy(stage *awscodepipeline.StageProps, pipelineRole awsiam.IRole, cfg *config.Config, e *config.Environment) {
+func safeDeploy(stage *awscodepipeline.StageProps, pipelineRole awsiam.IRole, e *config.Environment) {
 	if e.RollsBack() {
 		stage.OnFailure = &awscodepipeline.FailureConditions{Result: awscodepipeline.Result_ROLLBACK}
 	}
@@ -428,7 +428,9 @@ func safeDeploy(stage *awscodepipeline.StageProps, pipelineRole awsiam.IRole, cf
 		}}
 		var arns []*string
 		for _, name := range e.Alarms {
-			arns = append(arns, jsii.String(fmt.Sprintf("arn:%s:cloudwatch:%s:%s:alarm:%s", partition(cfg.Region), cfg.Region, cfg.Account, name)))
+			arns = append(arns, awscdk.Stack_Of(pipelineRole).FormatArn(&awscdk.ArnComponents{
+				Service: jsii.String("cloudwatch"), Resource: jsii.String("alarm"), ResourceName: jsii.String(name), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
+			}))
 		}
 		pipelineRole.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid: jsii.String("WatchAlarms"), Actions: jsii.Strings("cloudwatch:DescribeAlarms"), Resources: &arns,
@@ -445,17 +447,6 @@ func safeDeploy(stage *awscodepipeline.StageProps, pipelineRole awsiam.IRole, cf
 	if len(entry) > 0 {
 		stage.BeforeEntry = &awscodepipeline.Conditions{Conditions: &entry}
 	}
-}
-
-// partition is the ARN partition of a region.
-func partition(region string) string {
-	switch {
-	case strings.HasPrefix(region, "cn-"):
-		return "aws-cn"
-	case strings.HasPrefix(region, "us-gov-"):
-		return "aws-us-gov"
-	}
-	return "aws"
 }
 
 func variable(name, description string) awscodepipeline.Variable {
