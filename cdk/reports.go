@@ -52,12 +52,8 @@ func newDeployReport(scope constructs.Construct, p *triggersProps) {
 	var token, appKey awssecretsmanager.ISecret
 	if g := cfg.GitHubApp; g != nil {
 		if g.PrivateKeySecret == "create" {
-			appKey = awssecretsmanager.NewSecret(scope, jsii.String("GitHubAppKey"), &awssecretsmanager.SecretProps{
-				Description:   jsii.String("pipebridge: the GitHub App's private key (PEM) for deploy reports (paste it here)"),
-				EncryptionKey: p.key,
-			})
-			emptySecret(appKey)
-			suppress(appKey, "AwsSolutions-SMG4", "Holds a private key that GitHub generates for the App; a new one is made in the App's settings and pasted here, which Secrets Manager rotation cannot do")
+			appKey = p.pasteSecret(scope, "GitHubAppKey", "pipebridge: the GitHub App's private key (PEM) for deploy reports (paste it here)",
+				"Holds a private key that GitHub generates for the App; a new one is made in the App's settings and pasted here, which Secrets Manager rotation cannot do")
 			awscdk.NewCfnOutput(stack, jsii.String("GitHubAppKeySecretArn"), &awscdk.CfnOutputProps{
 				Value: appKey.SecretArn(), Description: jsii.String("paste the GitHub App's private key here: aws secretsmanager put-secret-value --secret-id <this> --secret-string file://app.pem"),
 			})
@@ -80,12 +76,8 @@ func newDeployReport(scope constructs.Construct, p *triggersProps) {
 		}
 		var s awssecretsmanager.ISecret
 		if n.Slack == "create" {
-			s = awssecretsmanager.NewSecret(scope, jsii.String(id), &awssecretsmanager.SecretProps{
-				Description:   jsii.String(fmt.Sprintf("pipebridge: the Slack incoming-webhook URL for %s's deploy reports (paste it here)", a.Name)),
-				EncryptionKey: p.key,
-			})
-			emptySecret(s)
-			suppress(s, "AwsSolutions-SMG4", "Holds an incoming-webhook URL that Slack issues; a new one is made in Slack and pasted here, which Secrets Manager rotation cannot do")
+			s = p.pasteSecret(scope, id, fmt.Sprintf("pipebridge: the Slack incoming-webhook URL for %s's deploy reports (paste it here)", a.Name),
+				"Holds an incoming-webhook URL that Slack issues; a new one is made in Slack and pasted here, which Secrets Manager rotation cannot do")
 			awscdk.NewCfnOutput(stack, jsii.String(id+"WebhookSecretArn"), &awscdk.CfnOutputProps{
 				Value: s.SecretArn(), Description: jsii.String("paste " + a.Name + "'s Slack incoming-webhook URL here: aws secretsmanager put-secret-value --secret-id <this> --secret-string <url>"),
 			})

@@ -61,12 +61,8 @@ func (p *triggersProps) githubToken(scope constructs.Construct) awssecretsmanage
 	switch p.cfg.GitHubTokenSecret {
 	case "none":
 	case "create":
-		p.token = awssecretsmanager.NewSecret(scope, jsii.String("GitHubToken"), &awssecretsmanager.SecretProps{
-			Description:   jsii.String("pipebridge: a GitHub token: Contents read (tag commits), Deployments write (deploy reports), Webhooks (redelivery); put the token here; empty: anonymous calls"),
-			EncryptionKey: p.key,
-		})
-		emptySecret(p.token)
-		suppress(p.token, "AwsSolutions-SMG4",
+		p.token = p.pasteSecret(scope, "GitHubToken",
+			"pipebridge: a GitHub token: Contents read (tag commits), Deployments write (deploy reports), Webhooks (redelivery); put the token here; empty: anonymous calls",
 			"Holds a token that GitHub issues; it is rotated in GitHub and then stored here, which Secrets Manager rotation cannot do")
 	default:
 		p.token = awssecretsmanager.Secret_FromSecretCompleteArn(scope, jsii.String("GitHubToken"), jsii.String(p.cfg.GitHubTokenSecret))
@@ -74,13 +70,20 @@ func (p *triggersProps) githubToken(scope constructs.Construct) awssecretsmanage
 	return p.token
 }
 
-// emptySecret makes CloudFormation create the secret without a value. CDK
-// generates a random password by default: GitHub would reject it as a token, and
-// Slack as a webhook URL. Without GenerateSecretString and SecretString,
-// CloudFormation creates an empty secret, which the functions read as "not set
-// yet".
-func emptySecret(s awssecretsmanager.ISecret) {
+// pasteSecret is a secret, encrypted with the stack's key, that a person fills
+// with a value another service issues (a token, a webhook URL, a private key),
+// so Secrets Manager rotation cannot apply (reason says why, for cdk-nag). It is
+// created without a value: CDK would generate a random password by default,
+// which GitHub would reject as a token and Slack as a webhook URL. Without
+// GenerateSecretString and SecretString, CloudFormation creates an empty secret,
+// which the functions read as "not set yet".
+func (p *triggersProps) pasteSecret(scope constructs.Construct, id, description, reason string) awssecretsmanager.Secret {
+	s := awssecretsmanager.NewSecret(scope, jsii.String(id), &awssecretsmanager.SecretProps{
+		Description: jsii.String(description), EncryptionKey: p.key,
+	})
 	s.Node().DefaultChild().(awssecretsmanager.CfnSecret).AddPropertyDeletionOverride(jsii.String("GenerateSecretString"))
+	suppress(s, "AwsSolutions-SMG4", reason)
+	return s
 }
 
 // newTriggers defines the Lambdas that start the release, tag and image pipelines:
