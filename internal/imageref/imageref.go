@@ -33,6 +33,9 @@ var (
 	digestRE   = regexp.MustCompile(`^sha256:[a-f0-9]{64}$`)
 )
 
+// IsDigest reports whether s is an image digest: sha256: and 64 hex digits.
+func IsDigest(s string) bool { return digestRE.MatchString(s) }
+
 // Parse parses s. It requires a tag, a digest or both.
 func Parse(s string) (Ref, error) {
 	var r Ref
@@ -43,7 +46,7 @@ func Parse(s string) (Ref, error) {
 	if i := strings.Index(rest, "@"); i >= 0 {
 		r.Digest = rest[i+1:]
 		rest = rest[:i]
-		if !digestRE.MatchString(r.Digest) {
+		if !IsDigest(r.Digest) {
 			return r, fmt.Errorf("image %q: digest %q is not of the form sha256:<64 hex digits>", s, r.Digest)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/codepipeline"
 
+	"github.com/pipebridge/pipebridge/internal/imageref"
 	"github.com/pipebridge/pipebridge/internal/reports"
 )
 
@@ -40,10 +41,7 @@ type execution struct {
 	noCommit            string // why there is no commit, when there is none
 }
 
-var (
-	shaRE    = regexp.MustCompile(`^[0-9a-f]{40}$`)
-	digestRE = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
-)
+var shaRE = regexp.MustCompile(`^[0-9a-f]{40}$`)
 
 // Handle reports one CodePipeline event. It returns an error only when a report
 // could not be made (GitHub or Slack failed, a secret is unreadable): EventBridge
@@ -122,7 +120,7 @@ func (h *handler) execution(ctx context.Context, e *event, t reports.Target) (*e
 		switch {
 		case x.commit == "" && shaRE.MatchString(id):
 			x.commit = id
-		case x.digest == "" && digestRE.MatchString(id):
+		case x.digest == "" && imageref.IsDigest(id):
 			x.digest = id
 		}
 	}
