@@ -8,7 +8,8 @@
 //     a failure (ImageNotFound); an unknown repository is
 //     RepositoryNotFoundException;
 //   - GetDownloadUrlForLayer (.../API_GetDownloadUrlForLayer.html): layerDigest
-//     must be "sha256:" and 64 hex digits; a digest the repository does not hold
+//     must match the documented pattern [a-zA-Z0-9-_+.]+:[a-fA-F0-9]+ (an
+//     algorithm, a colon, hex digits); a digest the repository does not hold
 //     is LayersNotFoundException; the answer is a downloadUrl that serves the
 //     blob (here, from the stand-in; in AWS, a pre-signed S3 URL).
 //
@@ -42,7 +43,7 @@ type Server struct {
 
 var (
 	repoRE   = regexp.MustCompile(`^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$`)
-	digestRE = regexp.MustCompile(`^sha256:[a-f0-9]{64}$`)
+	digestRE = regexp.MustCompile(`^[a-zA-Z0-9_+.-]+:[a-fA-F0-9]+$`)
 )
 
 // Start serves the stand-in on 127.0.0.1.
@@ -149,7 +150,7 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 		json.NewEncoder(w).Encode(map[string]any{"images": images, "failures": failures})
 	case "GetDownloadUrlForLayer":
 		if !digestRE.MatchString(req.LayerDigest) {
-			awsError(w, "InvalidParameterException", "layerDigest: want sha256: and 64 hex digits")
+			awsError(w, "InvalidParameterException", "layerDigest: does not match [a-zA-Z0-9-_+.]+:[a-fA-F0-9]+")
 			return
 		}
 		if _, ok := s.blobs[req.LayerDigest]; !ok {

@@ -7,8 +7,8 @@ package githubapi
 //
 //   - the request authenticates with "Authorization: Bearer <JWT>": the JWT
 //     signed RS256 with the App's private key, its iss the App's id, iat and exp
-//     present, exp not past and at most 10 minutes after iat, iat at most 60 s
-//     ahead (clock drift); anything else answers 401, such as "A JSON web token
+//     present, exp not past and no more than 10 minutes into the future, iat at
+//     most 60 s ahead (clock drift); anything else answers 401, such as "A JSON web token
 //     could not be decoded" or "'Expiration time' claim ('exp') is too far in
 //     the future";
 //   - an installation the App does not have answers 404;
@@ -119,7 +119,7 @@ func (s *Server) verifyJWT(jwt string) (app, string) {
 	switch {
 	case claims.Exp == 0 || claims.Iat == 0:
 		return app{}, "Missing 'issued at' or 'expiration time' claim"
-	case claims.Exp-claims.Iat > 600:
+	case claims.Exp > now+600:
 		return app{}, "'Expiration time' claim ('exp') is too far in the future"
 	case claims.Exp < now:
 		return app{}, "'Expiration time' claim ('exp') must be a numeric value representing the future time at which the assertion expires"

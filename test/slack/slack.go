@@ -3,6 +3,10 @@
 // and the Block Kit reference, https://docs.slack.dev/reference/block-kit/blocks),
 // not from pipebridge's code, with which it shares nothing.
 //
+// The error strings and statuses follow Slack's incoming-webhook error list
+// (https://api.slack.com/changelog/2016-05-17-changes-to-errors-for-incoming-webhooks
+// and the incoming-webhooks page's "Handling errors").
+//
 // A webhook URL is https://hooks.slack.com/services/T.../B.../SECRET; here
 // Server.Hook makes one on the stand-in. A POST with a JSON message answers 200
 // "ok", or, as Slack does, a status and a plain-text reason:
