@@ -420,9 +420,11 @@ func safeDeploy(stage *awscodepipeline.StageProps, pipelineRole awsiam.IRole, e 
 		}
 		return &rules
 	}
-	var entry []*awscodepipeline.Condition
+	// CodePipeline takes exactly one entry condition: the quiet alarms and the
+	// window are its rules (at most 5, checked by the config).
+	var entry []awscodepipeline.Rule
 	if len(e.Alarms) > 0 {
-		entry = append(entry, &awscodepipeline.Condition{Result: awscodepipeline.Result_FAIL, Rules: alarmRules("AlarmQuiet", 0)})
+		entry = append(entry, *alarmRules("AlarmQuiet", 0)...)
 		stage.OnSuccess = &awscodepipeline.Conditions{Conditions: &[]*awscodepipeline.Condition{
 			{Result: awscodepipeline.Result_ROLLBACK, Rules: alarmRules("Bake", e.BakeMinutes())},
 		}}
@@ -437,15 +439,15 @@ func safeDeploy(stage *awscodepipeline.StageProps, pipelineRole awsiam.IRole, e 
 		}))
 	}
 	if w := e.DeployWindow; w != nil {
-		entry = append(entry, &awscodepipeline.Condition{Result: awscodepipeline.Result_FAIL, Rules: &[]awscodepipeline.Rule{
-			awscodepipeline.NewRule(&awscodepipeline.RuleProps{
-				Name: jsii.String("DeployWindow"), Provider: jsii.String("DeploymentWindow"), Version: jsii.String("1"),
-				Configuration: &map[string]any{"Cron": w.Cron, "TimeZone": w.TimeZone},
-			}),
-		}})
+		entry = append(entry, awscodepipeline.NewRule(&awscodepipeline.RuleProps{
+			Name: jsii.String("DeployWindow"), Provider: jsii.String("DeploymentWindow"), Version: jsii.String("1"),
+			Configuration: &map[string]any{"Cron": w.Cron, "TimeZone": w.TimeZone},
+		}))
 	}
 	if len(entry) > 0 {
-		stage.BeforeEntry = &awscodepipeline.Conditions{Conditions: &entry}
+		stage.BeforeEntry = &awscodepipeline.Conditions{Conditions: &[]*awscodepipeline.Condition{
+			{Result: awscodepipeline.Result_FAIL, Rules: &entry},
+		}}
 	}
 }
 

@@ -27,8 +27,8 @@ func TestDeployStageConditions(t *testing.T) {
 	if got := jsonString(prod["OnFailure"]); got != `{"Result":"ROLLBACK"}` {
 		t.Errorf("web-prod OnFailure %s", got)
 	}
-	wantEntry := `{"Conditions":[{"Result":"FAIL","Rules":[` + alarmRule("AlarmQuiet1", "web-prod-5xx", "0") + `,` + alarmRule("AlarmQuiet2", "web-prod-latency", "0") + `]},` +
-		`{"Result":"FAIL","Rules":[{"Configuration":{"Cron":"* * 9-16 ? * MON-THU","TimeZone":"Europe/Berlin"},"Name":"DeployWindow","RuleTypeId":{"Category":"Rule","Owner":"AWS","Provider":"DeploymentWindow","Version":"1"}}]}]}`
+	wantEntry := `{"Conditions":[{"Result":"FAIL","Rules":[` + alarmRule("AlarmQuiet1", "web-prod-5xx", "0") + `,` + alarmRule("AlarmQuiet2", "web-prod-latency", "0") + `,` +
+		`{"Configuration":{"Cron":"* * 9-16 ? * MON-THU","TimeZone":"Europe/Berlin"},"Name":"DeployWindow","RuleTypeId":{"Category":"Rule","Owner":"AWS","Provider":"DeploymentWindow","Version":"1"}}]}]}`
 	if got := jsonString(prod["BeforeEntry"]); got != wantEntry {
 		t.Errorf("web-prod BeforeEntry\n got %s\nwant %s", got, wantEntry)
 	}

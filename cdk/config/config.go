@@ -734,8 +734,10 @@ func (e *Environment) validateSafety(v *validator, a *App, base []any) {
 	case *e.Rollback && parallel:
 		v.fail(at(base, "rollback"), "CodePipeline cannot roll back a pipeline in PARALLEL execution mode: use QUEUED or SUPERSEDED, or rollback: false")
 	}
-	if len(e.Alarms) > 5 {
-		v.fail(at(base, "alarms"), "%d alarms: a CodePipeline condition takes at most 5 rules", len(e.Alarms))
+	// The Deploy stage has one entry condition (CodePipeline allows exactly one),
+	// and a condition takes at most 5 rules: an alarm each, and the window.
+	if n := len(e.Alarms); n > 5 || n == 5 && e.DeployWindow != nil {
+		v.fail(at(base, "alarms"), "%d alarms with%s a deployWindow: the Deploy stage's one entry condition takes at most 5 rules (an alarm each, and the window); combine alarms into a composite alarm", n, map[bool]string{true: "", false: "out"}[e.DeployWindow != nil])
 	}
 	for i, n := range e.Alarms {
 		if !alarmNameRE.MatchString(n) {

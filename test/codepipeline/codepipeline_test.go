@@ -104,3 +104,23 @@ func TestStandInGetPipelineExecution(t *testing.T) {
 		t.Errorf("unknown pipeline: %v", err)
 	}
 }
+
+// A template whose stage has two entry conditions, or six rules in one, is one
+// CodePipeline refuses: FromTemplate says so.
+func TestFromTemplateChecksConditions(t *testing.T) {
+	rule := `{"Name":"R"}`
+	tmpl := func(entry string) []byte {
+		return []byte(`{"Resources":{"P":{"Type":"AWS::CodePipeline::Pipeline","Properties":{"Name":"web","Stages":[{"Name":"Deploy","Actions":[],"BeforeEntry":` + entry + `}]}}}}`)
+	}
+	for _, tt := range []struct{ entry, want string }{
+		{`{"Conditions":[{"Result":"FAIL","Rules":[` + rule + `]}]}`, ""},
+		{`{"Conditions":[{"Result":"FAIL","Rules":[` + rule + `]},{"Result":"FAIL","Rules":[` + rule + `]}]}`, "BeforeEntry has 2 conditions"},
+		{`{"Conditions":[{"Result":"FAIL","Rules":[` + strings.Repeat(rule+",", 5) + rule + `]}]}`, "6 rules"},
+		{`{"Conditions":[{"Result":"ROLLBACK","Rules":[` + rule + `]}]}`, `result "ROLLBACK"`},
+	} {
+		_, err := FromTemplate(tmpl(tt.entry))
+		if (err == nil) != (tt.want == "") || err != nil && !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: err %v, want %q", tt.entry, err, tt.want)
+		}
+	}
+}

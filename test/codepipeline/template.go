@@ -3,6 +3,7 @@ package codepipeline
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 )
 
 // FromTemplate reads the AWS::CodePipeline::Pipeline resources of a synthesized
@@ -16,10 +17,12 @@ func FromTemplate(template []byte) ([]Pipeline, error) {
 				Name      any
 				Variables []struct{ Name string }
 				Stages    []struct {
+					Name    string
 					Actions []struct {
 						Name         string
 						ActionTypeId struct{ Category string }
 					}
+					BeforeEntry, OnSuccess, OnFailure *conditions
 				}
 			}
 		}
@@ -41,6 +44,11 @@ func FromTemplate(template []byte) ([]Pipeline, error) {
 			p.Variables = append(p.Variables, v.Name)
 		}
 		for _, s := range r.Properties.Stages {
+			for kind, c := range map[string]*conditions{"BeforeEntry": s.BeforeEntry, "OnSuccess": s.OnSuccess, "OnFailure": s.OnFailure} {
+				if msg := c.check(kind); msg != "" {
+					return nil, fmt.Errorf("pipeline %s, stage %s: %s", name, s.Name, msg)
+				}
+			}
 			for _, a := range s.Actions {
 				if a.ActionTypeId.Category == "Source" {
 					p.SourceActions = append(p.SourceActions, a.Name)
@@ -80,4 +88,42 @@ func FunctionEnvironments(template []byte) (map[string]map[string]string, error)
 		out[id] = env
 	}
 	return out, nil
+}
+
+// conditions is a stage's BeforeEntry, OnSuccess or OnFailure. The API
+// reference (BeforeEntryConditions, SuccessConditions, FailureConditions,
+// Condition) says: exactly one condition for entry and success, at most one
+// for failure; a condition has 1 to 5 rules; entry results are FAIL or SKIP,
+// success and failure results ROLLBACK (failure also RETRY, or none with
+// rules absent).
+type conditions struct {
+	Result     string
+	Conditions []struct {
+		Result string
+		Rules  []struct{ Name string }
+	}
+}
+
+func (c *conditions) check(kind string) string {
+	if c == nil {
+		return ""
+	}
+	results := map[string][]string{"BeforeEntry": {"FAIL", "SKIP"}, "OnSuccess": {"ROLLBACK"}, "OnFailure": {"ROLLBACK", "RETRY"}}[kind]
+	switch {
+	case kind != "OnFailure" && len(c.Conditions) != 1:
+		return fmt.Sprintf("%s has %d conditions; CodePipeline takes exactly 1", kind, len(c.Conditions))
+	case kind == "OnFailure" && len(c.Conditions) > 1:
+		return fmt.Sprintf("OnFailure has %d conditions; CodePipeline takes at most 1", len(c.Conditions))
+	case kind == "OnFailure" && c.Result != "" && !slices.Contains(results, c.Result):
+		return fmt.Sprintf("OnFailure result %q: want ROLLBACK or RETRY", c.Result)
+	}
+	for _, cond := range c.Conditions {
+		if n := len(cond.Rules); n < 1 || n > 5 {
+			return fmt.Sprintf("%s condition has %d rules; CodePipeline takes 1 to 5", kind, n)
+		}
+		if kind != "OnFailure" && !slices.Contains(results, cond.Result) {
+			return fmt.Sprintf("%s result %q: want one of %v", kind, cond.Result, results)
+		}
+	}
+	return ""
 }
