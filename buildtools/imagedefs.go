@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"unicode/utf8"
 
@@ -17,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 
 	"github.com/pipebridge/pipebridge/internal/atomicfile"
+	"github.com/pipebridge/pipebridge/internal/ecsservice"
 	"github.com/pipebridge/pipebridge/internal/imageref"
 	"github.com/pipebridge/pipebridge/internal/names"
 )
@@ -63,11 +63,6 @@ type imageDetail struct {
 // ecrImagesAPI is what imagedefs and scan-gate call in ECR.
 type ecrImagesAPI interface {
 	DescribeImages(ctx context.Context, in *ecr.DescribeImagesInput, optFns ...func(*ecr.Options)) (*ecr.DescribeImagesOutput, error)
-}
-
-type taskDefAPI interface {
-	DescribeTaskDefinition(ctx context.Context, in *ecs.DescribeTaskDefinitionInput, optFns ...func(*ecs.Options)) (*ecs.DescribeTaskDefinitionOutput, error)
-	DescribeServices(ctx context.Context, in *ecs.DescribeServicesInput, optFns ...func(*ecs.Options)) (*ecs.DescribeServicesOutput, error)
 }
 
 type containerImage struct {
@@ -140,13 +135,17 @@ func imagedefs(ctx context.Context, c *cli, specs []string, sourceDetail, taskDe
 		return err
 	}
 	if service != "" {
-		if taskDef, err = serviceTaskDefinition(ctx, ecs.NewFromConfig(cfg), service); err != nil {
-			return err
+		if taskDef, err = ecsservice.TaskDefinition(ctx, ecs.NewFromConfig(cfg), service, false); err != nil {
+			return explainAWS(err)
 		}
 	}
 	if taskDef != "" {
-		if err := checkTaskDefinition(ctx, ecs.NewFromConfig(cfg), taskDef, images); err != nil {
-			return err
+		names := make([]string, len(images))
+		for i, ci := range images {
+			names[i] = ci.name
+		}
+		if err := ecsservice.CheckNames(ctx, ecs.NewFromConfig(cfg), taskDef, names); err != nil {
+			return explainAWS(err)
 		}
 	}
 	client := ecr.NewFromConfig(cfg)
@@ -259,24 +258,9 @@ func readSourceImageDetail(path string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("read ECR source image detail: %w", err)
 	}
-	var d struct {
-		ImageURI       string
-		ImageDigest    string
-		RepositoryName string
-	}
-	if err := json.Unmarshal(data, &d); err != nil {
+	uri, err := imageref.FromImageDetail(data)
+	if err != nil {
 		return "", fmt.Errorf("read ECR source image detail %s: %w", path, err)
-	}
-	if d.ImageURI == "" {
-		return "", fmt.Errorf("read ECR source image detail %s: no ImageURI field", path)
-	}
-	uri := d.ImageURI
-	// The ECR source gives ImageURI by digest; make sure there is one.
-	if !strings.Contains(uri, "@") && d.ImageDigest != "" {
-		if i := strings.LastIndex(uri, ":"); i > strings.LastIndex(uri, "/") {
-			uri = uri[:i]
-		}
-		uri += "@" + d.ImageDigest
 	}
 	return uri, nil
 }
@@ -321,47 +305,4 @@ func resolveDigest(ctx context.Context, client ecrImagesAPI, region string, ref 
 	}
 	ref.Digest = digest
 	return ref, nil
-}
-
-// serviceTaskDefinition is the task definition CLUSTER/SERVICE runs now: the
-// one CodePipeline's ECS action copies with the new images.
-func serviceTaskDefinition(ctx context.Context, client taskDefAPI, service string) (string, error) {
-	cluster, name, _ := strings.Cut(service, "/")
-	out, err := client.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String(cluster), Services: []string{name}})
-	if err != nil {
-		return "", fmt.Errorf("describe service %s: %w", service, explainAWS(err))
-	}
-	for _, f := range out.Failures {
-		return "", fmt.Errorf("service %s: %s (check the environment's cluster and service in the config)", service, aws.ToString(f.Reason))
-	}
-	if len(out.Services) == 0 || aws.ToString(out.Services[0].TaskDefinition) == "" {
-		return "", fmt.Errorf("service %s not found in cluster %s (check the environment's cluster and service in the config)", name, cluster)
-	}
-	return aws.ToString(out.Services[0].TaskDefinition), nil
-}
-
-func checkTaskDefinition(ctx context.Context, client taskDefAPI, taskDef string, images []containerImage) error {
-	out, err := client.DescribeTaskDefinition(ctx, &ecs.DescribeTaskDefinitionInput{TaskDefinition: aws.String(taskDef)})
-	if err != nil {
-		return fmt.Errorf("describe task definition %s: %w", taskDef, explainAWS(err))
-	}
-	have := map[string]bool{}
-	var names []string
-	for _, cd := range out.TaskDefinition.ContainerDefinitions {
-		name := aws.ToString(cd.Name)
-		have[name] = true
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	var missing []string
-	for _, ci := range images {
-		if !have[ci.name] {
-			missing = append(missing, ci.name)
-		}
-	}
-	if len(missing) > 0 {
-		return fmt.Errorf("task definition %s has no container named %s; its containers are: %s (the ECS deploy would fail with \"Could not find container definition with matching name\")",
-			taskDef, strings.Join(missing, ", "), strings.Join(names, ", "))
-	}
-	return nil
 }

@@ -17,6 +17,7 @@ import (
 	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
 
 	"github.com/pipebridge/pipebridge/internal/imageref"
+	"github.com/pipebridge/pipebridge/internal/scan"
 	"github.com/pipebridge/pipebridge/internal/severity"
 )
 
@@ -50,10 +51,6 @@ type scanAPI interface {
 	ecrImagesAPI
 	DescribeImageScanFindings(ctx context.Context, in *ecr.DescribeImageScanFindingsInput, optFns ...func(*ecr.Options)) (*ecr.DescribeImageScanFindingsOutput, error)
 	StartImageScan(ctx context.Context, in *ecr.StartImageScanInput, optFns ...func(*ecr.Options)) (*ecr.StartImageScanOutput, error)
-}
-
-type finding struct {
-	name, severity, pkg, uri string
 }
 
 // gate is what decides; tests drive it with a fake ECR.
@@ -201,7 +198,7 @@ func (g *gate) check(ctx context.Context, region string, ref imageref.Ref) error
 }
 
 // wait polls until the scan completes and returns all its findings.
-func (g *gate) wait(ctx context.Context, ref imageref.Ref) ([]finding, error) {
+func (g *gate) wait(ctx context.Context, ref imageref.Ref) ([]scan.Finding, error) {
 	ctx, cancel := context.WithTimeout(ctx, g.timeout)
 	defer cancel()
 	started := false
@@ -209,7 +206,7 @@ func (g *gate) wait(ctx context.Context, ref imageref.Ref) ([]finding, error) {
 	begun := g.now()
 	nextProgress := begun.Add(progressEvery)
 	for {
-		findings, status, err := g.findings(ctx, ref)
+		findings, status, err := scan.Findings(ctx, g.client, ref)
 		var notFound *ecrtypes.ScanNotFoundException
 		switch {
 		case errors.As(err, &notFound) && g.startScan && !started:
@@ -228,13 +225,13 @@ func (g *gate) wait(ctx context.Context, ref imageref.Ref) ([]finding, error) {
 		case err != nil:
 			return nil, fmt.Errorf("describe scan findings of %s: %w", ref.Pinned(), explainAWS(err))
 		default:
-			switch status {
-			case ecrtypes.ScanStatusComplete, ecrtypes.ScanStatusActive:
+			switch {
+			case scan.Done(status):
 				return findings, nil
-			case ecrtypes.ScanStatusInProgress, ecrtypes.ScanStatusPending, "":
+			case scan.Pending(status):
 				last = "scan " + string(status)
 			default:
-				return nil, fmt.Errorf("scan of %s ended with status %s: the image cannot pass the gate without a completed scan", ref.Pinned(), status)
+				return nil, scan.Ended(ref, status)
 			}
 		}
 		if now := g.now(); !now.Before(nextProgress) {
@@ -251,62 +248,14 @@ func (g *gate) wait(ctx context.Context, ref imageref.Ref) ([]finding, error) {
 	}
 }
 
-func (g *gate) findings(ctx context.Context, ref imageref.Ref) ([]finding, ecrtypes.ScanStatus, error) {
-	var out []finding
-	var next *string
-	for {
-		page, err := g.client.DescribeImageScanFindings(ctx, &ecr.DescribeImageScanFindingsInput{
-			RegistryId: aws.String(ref.Account), RepositoryName: aws.String(ref.Repository),
-			ImageId:   &ecrtypes.ImageIdentifier{ImageDigest: aws.String(ref.Digest)},
-			NextToken: next,
-		})
-		if err != nil {
-			return nil, "", err
-		}
-		var status ecrtypes.ScanStatus
-		if page.ImageScanStatus != nil {
-			status = page.ImageScanStatus.Status
-		}
-		if status != ecrtypes.ScanStatusComplete && status != ecrtypes.ScanStatusActive {
-			return nil, status, nil
-		}
-		if sf := page.ImageScanFindings; sf != nil {
-			for _, f := range sf.Findings {
-				fd := finding{name: aws.ToString(f.Name), severity: string(f.Severity), uri: aws.ToString(f.Uri)}
-				for _, a := range f.Attributes {
-					if aws.ToString(a.Key) == "package_name" {
-						fd.pkg = aws.ToString(a.Value)
-					}
-				}
-				out = append(out, fd)
-			}
-			for _, f := range sf.EnhancedFindings {
-				fd := finding{name: aws.ToString(f.Title), severity: aws.ToString(f.Severity)}
-				if d := f.PackageVulnerabilityDetails; d != nil {
-					fd.name = aws.ToString(d.VulnerabilityId)
-					fd.uri = aws.ToString(d.SourceUrl)
-					if len(d.VulnerablePackages) > 0 {
-						fd.pkg = aws.ToString(d.VulnerablePackages[0].Name)
-					}
-				}
-				out = append(out, fd)
-			}
-		}
-		if page.NextToken == nil {
-			return out, status, nil
-		}
-		next = page.NextToken
-	}
-}
-
 // report prints the findings table and returns how many block the gate.
-func (g *gate) report(ref imageref.Ref, findings []finding) int {
+func (g *gate) report(ref imageref.Ref, findings []scan.Finding) int {
 	sort.SliceStable(findings, func(i, j int) bool {
-		ri, rj := severity.Parse(findings[i].severity), severity.Parse(findings[j].severity)
+		ri, rj := severity.Parse(findings[i].Severity), severity.Parse(findings[j].Severity)
 		if ri != rj {
 			return ri > rj
 		}
-		return findings[i].name < findings[j].name
+		return findings[i].Name < findings[j].Name
 	})
 	blocking := 0
 	tw := tabwriter.NewWriter(g.log, 0, 4, 2, ' ', 0)
@@ -315,15 +264,11 @@ func (g *gate) report(ref imageref.Ref, findings []finding) int {
 		fmt.Fprintln(tw, "SEVERITY\tNAME\tPACKAGE\tGATE")
 	}
 	for _, f := range findings {
-		verdict := "ok"
-		switch {
-		case g.ignore[f.name]:
-			verdict = "ignored"
-		case g.policy.Blocks(severity.Parse(f.severity)):
-			verdict = "FAIL"
+		verdict := scan.Verdict(g.policy, g.ignore, f)
+		if verdict == "FAIL" {
 			blocking++
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", f.severity, f.name, f.pkg, verdict)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", f.Severity, f.Name, f.Package, verdict)
 	}
 	tw.Flush()
 	return blocking

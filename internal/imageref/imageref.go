@@ -9,6 +9,7 @@
 package imageref
 
 import (
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"strings"
@@ -95,4 +96,29 @@ func (r Ref) String() string {
 		s += "@" + r.Digest
 	}
 	return s
+}
+
+// FromImageDetail reads the imageDetail.json that CodePipeline's ECR source
+// action puts in its output artifact, and returns its image by digest.
+func FromImageDetail(data []byte) (string, error) {
+	var d struct {
+		ImageURI       string
+		ImageDigest    string
+		RepositoryName string
+	}
+	if err := json.Unmarshal(data, &d); err != nil {
+		return "", err
+	}
+	if d.ImageURI == "" {
+		return "", fmt.Errorf("no ImageURI field")
+	}
+	uri := d.ImageURI
+	// The ECR source gives ImageURI by digest; make sure there is one.
+	if !strings.Contains(uri, "@") && d.ImageDigest != "" {
+		if i := strings.LastIndex(uri, ":"); i > strings.LastIndex(uri, "/") {
+			uri = uri[:i]
+		}
+		uri += "@" + d.ImageDigest
+	}
+	return uri, nil
 }
