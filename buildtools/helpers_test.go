@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"flag"
 	"fmt"
 	"os"
@@ -15,7 +13,6 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/ecr"
 
 	"github.com/pipebridge/pipebridge/test/moto"
 )
@@ -78,34 +75,8 @@ func (i testImage) pinned() string { return i.uri + "@" + i.digest }
 // Distinct seeds give distinct images.
 func pushImage(t testing.TB, srv *moto.Server, repo, tag, seed string) testImage {
 	t.Helper()
-	ctx := context.Background()
-	client := ecr.NewFromConfig(srv.Config(t))
-	uri := fmt.Sprintf("%s.dkr.ecr.%s.amazonaws.com/%s", moto.Account, moto.Region, repo)
-	if _, err := client.DescribeRepositories(ctx, &ecr.DescribeRepositoriesInput{RepositoryNames: []string{repo}}); err != nil {
-		out, err := client.CreateRepository(ctx, &ecr.CreateRepositoryInput{RepositoryName: aws.String(repo)})
-		if err != nil {
-			t.Fatalf("create repository %s: %v", repo, err)
-		}
-		uri = aws.ToString(out.Repository.RepositoryUri)
-	}
-	manifest := testManifest(seed)
-	sum := sha256.Sum256([]byte(manifest))
-	digest := "sha256:" + hex.EncodeToString(sum[:])
-	if _, err := client.PutImage(ctx, &ecr.PutImageInput{
-		RepositoryName: aws.String(repo), ImageTag: aws.String(tag),
-		ImageManifest: aws.String(manifest), ImageDigest: aws.String(digest),
-	}); err != nil {
-		t.Fatalf("put image %s:%s: %v", repo, tag, err)
-	}
-	return testImage{repo: repo, tag: tag, digest: digest, uri: uri}
-}
-
-func testManifest(seed string) string {
-	layer := sha256.Sum256([]byte(seed))
-	return fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json",`+
-		`"config":{"mediaType":"application/vnd.docker.container.image.v1+json","size":7023,"digest":"sha256:%x"},`+
-		`"layers":[{"mediaType":"application/vnd.docker.image.rootfs.diff.tar.gzip","size":32654,"digest":"sha256:%x"}]}`,
-		sha256.Sum256([]byte("config"+seed)), layer)
+	img := srv.PushImage(t, repo, seed, tag)
+	return testImage{repo: repo, tag: tag, digest: img.Digest, uri: img.URI}
 }
 
 var (

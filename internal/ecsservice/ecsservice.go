@@ -31,11 +31,12 @@ func TaskDefinition(ctx context.Context, client API, service string, primary boo
 	if err != nil {
 		return "", fmt.Errorf("describe service %s: %w", service, err)
 	}
-	for _, f := range out.Failures {
-		if aws.ToString(f.Reason) == "MISSING" {
+	if len(out.Failures) > 0 {
+		reason := aws.ToString(out.Failures[0].Reason)
+		if reason == "MISSING" {
 			return "", fmt.Errorf("service %s: MISSING (check the environment's cluster and service in the config): %w", service, ErrNotFound)
 		}
-		return "", fmt.Errorf("service %s: %s (check the environment's cluster and service in the config)", service, aws.ToString(f.Reason))
+		return "", fmt.Errorf("service %s: %s (check the environment's cluster and service in the config)", service, reason)
 	}
 	if len(out.Services) == 0 || aws.ToString(out.Services[0].TaskDefinition) == "" {
 		return "", fmt.Errorf("service %s not found in cluster %s (check the environment's cluster and service in the config): %w", name, cluster, ErrNotFound)

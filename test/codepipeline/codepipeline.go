@@ -84,6 +84,7 @@ type Server struct {
 	throttle   int
 	throttled  int
 	details    map[string]ExecutionDetail // "pipeline\x00id"
+	jobs       map[string]*jobState
 	getCalls   int
 }
 
@@ -158,8 +159,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.getPipelineExecution(w, body)
 		return
 	}
+	if op, ok := strings.CutPrefix(target, "CodePipeline_20150709."); ok && r.Method == http.MethodPost && (op == "PutJobSuccessResult" || op == "PutJobFailureResult") {
+		s.putJobResult(w, op, body)
+		return
+	}
 	if r.Method != http.MethodPost || target != "CodePipeline_20150709.StartPipelineExecution" {
-		awsError(w, http.StatusBadRequest, "UnknownOperationException", "the stand-in serves only StartPipelineExecution and GetPipelineExecution, got "+target)
+		awsError(w, http.StatusBadRequest, "UnknownOperationException", "the stand-in serves only StartPipelineExecution, GetPipelineExecution, PutJobSuccessResult and PutJobFailureResult, got "+target)
 		return
 	}
 	var raw map[string]json.RawMessage

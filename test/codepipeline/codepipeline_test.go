@@ -124,3 +124,44 @@ func TestFromTemplateChecksConditions(t *testing.T) {
 		}
 	}
 }
+
+func TestStandInJobs(t *testing.T) {
+	s := Start()
+	defer s.Close()
+	client := s.Client(func(o *codepipeline.Options) { o.RetryMaxAttempts = 1 })
+	ctx := context.Background()
+	id, event := s.NewJob(JobSpec{Function: "f", UserParameters: `{"do":"x"}`, Inputs: []Artifact{{Name: "In", Bucket: "b", Key: "k"}}, KMSKeyARN: "arn:aws:kms:us-east-1:123456789012:key/k"})
+	for _, want := range []string{`"CodePipeline.job"`, `"id":"` + id + `"`, `"UserParameters":"{\"do\":\"x\"}"`, `"bucketName":"b"`, `"type":"KMS"`} {
+		if !strings.Contains(string(event), want) {
+			t.Errorf("event lacks %s: %s", want, event)
+		}
+	}
+	if _, err := client.PutJobSuccessResult(ctx, &codepipeline.PutJobSuccessResultInput{JobId: aws.String(id), ContinuationToken: aws.String(`{"n":1}`)}); err != nil {
+		t.Fatal(err)
+	}
+	var state *types.InvalidJobStateException
+	if _, err := client.PutJobSuccessResult(ctx, &codepipeline.PutJobSuccessResultInput{JobId: aws.String(id)}); !errors.As(err, &state) {
+		t.Errorf("second answer: %v, want InvalidJobStateException", err)
+	}
+	next, event, err := s.Continue(id)
+	if err != nil || !strings.Contains(string(event), `"continuationToken":"{\"n\":1}"`) {
+		t.Fatalf("continue: %v %s", err, event)
+	}
+	var notFound *types.JobNotFoundException
+	if _, err := client.PutJobFailureResult(ctx, &codepipeline.PutJobFailureResultInput{JobId: aws.String("00000000-0000-0000-0000-000000000000"),
+		FailureDetails: &types.FailureDetails{Type: types.FailureTypeJobFailed, Message: aws.String("m")}}); !errors.As(err, &notFound) {
+		t.Errorf("unknown job: %v", err)
+	}
+	var invalid *types.ValidationException
+	if _, err := client.PutJobFailureResult(ctx, &codepipeline.PutJobFailureResultInput{JobId: aws.String(next),
+		FailureDetails: &types.FailureDetails{Type: "Oops", Message: aws.String("m")}}); !errors.As(err, &invalid) {
+		t.Errorf("bad failure type: %v", err)
+	}
+	if _, err := client.PutJobFailureResult(ctx, &codepipeline.PutJobFailureResultInput{JobId: aws.String(next),
+		FailureDetails: &types.FailureDetails{Type: types.FailureTypeJobFailed, Message: aws.String("older")}}); err != nil {
+		t.Fatal(err)
+	}
+	if r := s.Job(next); !r.Answered || r.Success || r.FailureType != "JobFailed" || r.Message != "older" {
+		t.Errorf("job result %+v", r)
+	}
+}

@@ -32,6 +32,8 @@ type ExecutionDetail struct {
 	Variables   map[string]string
 	Revisions   []Revision
 	TriggerType string // default StartPipelineExecution
+	// ExecutionType is STANDARD (default) or ROLLBACK (a stage rollback).
+	ExecutionType string
 }
 
 var (
@@ -107,6 +109,13 @@ func (s *Server) getPipelineExecution(w http.ResponseWriter, body []byte) {
 		awsError(w, http.StatusInternalServerError, "InternalFailure", "stand-in misconfigured: status "+d.Status)
 		return
 	}
+	if d.ExecutionType == "" {
+		d.ExecutionType = "STANDARD"
+	}
+	if d.ExecutionType != "STANDARD" && d.ExecutionType != "ROLLBACK" {
+		awsError(w, http.StatusInternalServerError, "InternalFailure", "stand-in misconfigured: executionType "+d.ExecutionType)
+		return
+	}
 	if d.TriggerType == "" {
 		d.TriggerType = "StartPipelineExecution"
 	}
@@ -117,7 +126,7 @@ func (s *Server) getPipelineExecution(w http.ResponseWriter, body []byte) {
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	json.NewEncoder(w).Encode(map[string]any{"pipelineExecution": map[string]any{
 		"pipelineName": req.PipelineName, "pipelineVersion": 1, "pipelineExecutionId": req.PipelineExecutionID,
-		"status": d.Status, "artifactRevisions": append([]Revision{}, d.Revisions...), "variables": vars,
+		"status": d.Status, "executionType": d.ExecutionType, "artifactRevisions": append([]Revision{}, d.Revisions...), "variables": vars,
 		"trigger":       map[string]string{"triggerType": d.TriggerType, "triggerDetail": "pipebridge stand-in"},
 		"executionMode": "QUEUED",
 	}})

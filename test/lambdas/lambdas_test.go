@@ -42,7 +42,7 @@ func TestMain(m *testing.M) {
 		if err != nil {
 			panic(err)
 		}
-		for name, pkg := range map[string]string{"ecrpush": "./lambdas/ecrpush", "ghrelease": "./lambdas/ghrelease", "ghredeliver": "./lambdas/ghredeliver", "deployreport": "./lambdas/deployreport", "hello": "./test/lambdaruntime/hello"} {
+		for name, pkg := range map[string]string{"ecrpush": "./lambdas/ecrpush", "ghrelease": "./lambdas/ghrelease", "ghredeliver": "./lambdas/ghredeliver", "deployreport": "./lambdas/deployreport", "pipelineaction": "./lambdas/pipelineaction", "hello": "./test/lambdaruntime/hello"} {
 			out := filepath.Join(dir, name, "bootstrap")
 			if err := lambdaruntime.Build(root, pkg, out, ""); err != nil {
 				fmt.Fprintln(os.Stderr, err)
