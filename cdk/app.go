@@ -51,17 +51,13 @@ func newApp(stack awscdk.Stack, a *config.App, s *shared) *app {
 		Value: out.repository.RepositoryUri(), Description: jsii.String(a.Name + ": ECR repository URI"),
 	})
 
-	var build, imagedefs awscodebuild.PipelineProject
+	var build awscodebuild.PipelineProject
 	for j := range a.Environments {
 		e := &a.Environments[j]
-		if e.Trigger.On == "image" {
-			if imagedefs == nil {
-				imagedefs = out.newImagedefsProject(scope, s)
-			}
-		} else if build == nil {
+		if e.Trigger.On != "image" && build == nil {
 			build = out.newBuildProject(scope, s)
 		}
-		out.pipelines = append(out.pipelines, out.newPipeline(scope, e, s, build, imagedefs))
+		out.pipelines = append(out.pipelines, out.newPipeline(scope, e, s, build))
 	}
 	return out
 }
@@ -193,52 +189,6 @@ func (ap *app) newBuildProject(scope constructs.Construct, s *shared) awscodebui
 	return p
 }
 
-// newImagedefsProject turns an ECR source action's imageDetail.json into the
-// deploy artifact, after the scan gate. An image pipeline has no application
-// source to build the CLI from, so the project downloads it: the same binary,
-// uploaded as an asset.
-func (ap *app) newImagedefsProject(scope constructs.Construct, s *shared) awscodebuild.PipelineProject {
-	a, repo := ap.cfg, ap.repository
-	spec := map[string]any{
-		"version": "0.2",
-		"phases": map[string]any{
-			"install": map[string]any{"commands": []any{
-				`aws s3 cp "$PIPEBRIDGE_CLI_URL" /usr/local/bin/pipebridge && chmod 0755 /usr/local/bin/pipebridge`,
-			}},
-			"build": map[string]any{"commands": []any{
-				`if [ "${SCAN_GATE:-on}" = off ]; then echo "scan gate off for this environment (scanGate: {off: true} in the config)"; else pipebridge scan-gate --source-image-detail "$CODEBUILD_SRC_DIR/imageDetail.json" ${SCAN_GATE_FLAGS:-}; fi`,
-				`pipebridge imagedefs --container "$CONTAINER_NAME" --source-image-detail "$CODEBUILD_SRC_DIR/imageDetail.json" ${ECS_SERVICE:+--service "$ECS_SERVICE"} --output imagedefinitions.json`,
-			}},
-		},
-		"artifacts": map[string]any{"files": []any{"imagedefinitions.json"}},
-	}
-	env := map[string]*awscodebuild.BuildEnvironmentVariable{
-		"CONTAINER_NAME":     {Value: jsii.String(a.Containers[0])},
-		"PIPEBRIDGE_CLI_URL": {Value: s.cli.S3ObjectUrl()},
-	}
-	p := awscodebuild.NewPipelineProject(scope, jsii.String("Imagedefs"), &awscodebuild.PipelineProjectProps{
-		ProjectName: jsii.String(a.Name + "-imagedefs"),
-		Description: jsii.String("pipebridge: scan-gate and pin the pushed image of " + a.Name + " for the ECS deploy"),
-		BuildSpec:   awscodebuild.BuildSpec_FromObjectToYaml(&spec),
-		Environment: &awscodebuild.BuildEnvironment{
-			BuildImage:  awscodebuild.LinuxArmBuildImage_AMAZON_LINUX_2023_STANDARD_3_0(),
-			ComputeType: awscodebuild.ComputeType_SMALL,
-		},
-		EnvironmentVariables: &env,
-		EncryptionKey:        ap.key,
-		Timeout:              awscdk.Duration_Minutes(jsii.Number(20)),
-		Logging:              &awscodebuild.LoggingOptions{CloudWatch: &awscodebuild.CloudWatchLoggingOptions{LogGroup: buildLogs(scope, "Imagedefs", s)}},
-	})
-	ap.suppressProject(p)
-	p.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:       jsii.String("ResolveDigestAndScanGate"),
-		Actions:   jsii.Strings("ecr:DescribeImages", "ecr:DescribeImageScanFindings"),
-		Resources: jsii.Strings(*repo.RepositoryArn()),
-	}))
-	ap.grantBuildCommon(scope, "Imagedefs", p, s, func(e *config.Environment) bool { return e.Trigger.On == "image" })
-	return p
-}
-
 // grantBuildCommon grants a build project what both kinds need: the one CLI
 // asset object, the services of the environments it builds for (the container
 // check), and, in policies of their own, the actions that take no resource.
@@ -272,7 +222,7 @@ func serviceARN(cfg *config.Config, e *config.Environment) *string {
 // The pipeline's role and its source and deploy action roles are ours, each
 // with exactly the statements in roles.go; CDK adds only the pipeline role's
 // sts:AssumeRole on its action roles and the grants to this app's bucket and key.
-func (ap *app) newPipeline(scope constructs.Construct, e *config.Environment, s *shared, build, imagedefs awscodebuild.PipelineProject) string {
+func (ap *app) newPipeline(scope constructs.Construct, e *config.Environment, s *shared, build awscodebuild.PipelineProject) string {
 	a, repo, cfg := ap.cfg, ap.repository, s.cfg
 	name := config.PipelineName(a, e)
 	id := cfnID(e.Name)
@@ -308,12 +258,10 @@ func (ap *app) newPipeline(scope constructs.Construct, e *config.Environment, s 
 		stages = append(stages,
 			&awscodepipeline.StageProps{StageName: jsii.String("Source"), Actions: &[]awscodepipeline.IAction{src}},
 			&awscodepipeline.StageProps{StageName: jsii.String("Build"), Actions: &[]awscodepipeline.IAction{
-				awscodepipelineactions.NewCodeBuildAction(&awscodepipelineactions.CodeBuildActionProps{
-					ActionName: jsii.String("Imagedefs"), Project: imagedefs, Input: source, Outputs: &[]awscodepipeline.Artifact{built},
-					EnvironmentVariables: &buildEnv,
-				}),
+				ap.invoke(pscope, "Imagedefs", s.action, pipelineRole, imagedefsParams(a, e), source, built),
 			}},
 		)
+		s.action.use(*repo.RepositoryArn(), *serviceARN(cfg, e), "")
 		props.Variables = &[]awscodepipeline.Variable{
 			variable(config.VarImageTag, "image tag that started the execution (set by the ecrpush Lambda)"),
 			variable(config.VarTriggerID, "EventBridge event id that started the execution"),
@@ -381,6 +329,15 @@ func (ap *app) newPipeline(scope constructs.Construct, e *config.Environment, s 
 				ExternalEntityLink:    jsii.String(approvalLink),
 			}),
 		}})
+	}
+	if !e.AllowDowngrade {
+		// Just before Deploy, after any approval: never an older image over a
+		// newer one. A stage of its own, so a refusal fails the execution
+		// without triggering the Deploy stage's rollback.
+		stages = append(stages, &awscodepipeline.StageProps{StageName: jsii.String("Guard"), Actions: &[]awscodepipeline.IAction{
+			ap.invoke(pscope, "Guard", s.action, pipelineRole, guardParams(a, e, name), built, nil),
+		}})
+		s.action.use(*repo.RepositoryArn(), *serviceARN(cfg, e), *awscdk.Stack_Of(scope).FormatArn(&awscdk.ArnComponents{Service: jsii.String("codepipeline"), Resource: jsii.String(name)}))
 	}
 	service := awsecs.BaseService_FromServiceArnWithCluster(scope, jsii.String(id+"Service"), serviceARN(cfg, e))
 	deploy := &awscodepipeline.StageProps{StageName: jsii.String("Deploy"), Actions: &[]awscodepipeline.IAction{

@@ -82,17 +82,18 @@ func LoadStackProps(cfg *config.Config, dist, buildspecPath string) (*Pipebridge
 		return nil, fmt.Errorf("read buildspec: %w", err)
 	}
 	p := &PipebridgeStackProps{
-		Config:            cfg,
-		CLIAsset:          filepath.Join(dist, "pipebridge-linux-arm64"),
-		ECRPushAsset:      filepath.Join(dist, "ecrpush"),
-		GHReleaseAsset:    filepath.Join(dist, "ghrelease"),
-		RedeliverAsset:    filepath.Join(dist, "ghredeliver"),
-		DeployReportAsset: filepath.Join(dist, "deployreport"),
+		Config:              cfg,
+		CLIAsset:            filepath.Join(dist, "pipebridge-linux-arm64"),
+		ECRPushAsset:        filepath.Join(dist, "ecrpush"),
+		GHReleaseAsset:      filepath.Join(dist, "ghrelease"),
+		RedeliverAsset:      filepath.Join(dist, "ghredeliver"),
+		DeployReportAsset:   filepath.Join(dist, "deployreport"),
+		PipelineActionAsset: filepath.Join(dist, "pipelineaction"),
 	}
 	if err := yaml.Unmarshal(raw, &p.Buildspec); err != nil {
 		return nil, fmt.Errorf("%s: %w", buildspecPath, err)
 	}
-	for _, f := range []string{p.CLIAsset, filepath.Join(p.ECRPushAsset, "bootstrap"), filepath.Join(p.GHReleaseAsset, "bootstrap"), filepath.Join(p.RedeliverAsset, "bootstrap"), filepath.Join(p.DeployReportAsset, "bootstrap")} {
+	for _, f := range []string{p.CLIAsset, filepath.Join(p.ECRPushAsset, "bootstrap"), filepath.Join(p.GHReleaseAsset, "bootstrap"), filepath.Join(p.RedeliverAsset, "bootstrap"), filepath.Join(p.DeployReportAsset, "bootstrap"), filepath.Join(p.PipelineActionAsset, "bootstrap")} {
 		if _, err := os.Stat(f); err != nil {
 			return nil, fmt.Errorf("%v: run make build first (the stack deploys the built binaries)", err)
 		}

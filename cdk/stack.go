@@ -26,7 +26,7 @@ type PipebridgeStackProps struct {
 	ECRRoutes, GitHubRoutes *routeTable
 	// CLIAsset is the linux/arm64 pipebridge binary; the Lambda assets are
 	// directories holding a bootstrap.
-	CLIAsset, ECRPushAsset, GHReleaseAsset, RedeliverAsset, DeployReportAsset string
+	CLIAsset, ECRPushAsset, GHReleaseAsset, RedeliverAsset, DeployReportAsset, PipelineActionAsset string
 }
 
 // shared is what every app's constructs use. Each app has its own artifact
@@ -37,6 +37,7 @@ type shared struct {
 	cli          awss3assets.Asset
 	buildspec    map[string]any
 	logRetention awslogs.RetentionDays
+	action       *pipelineAction // nil when no pipeline uses it
 }
 
 // NewPipebridgeStack defines the whole release system for the config.
@@ -57,6 +58,9 @@ func NewPipebridgeStack(scope constructs.Construct, id string, props *Pipebridge
 	s.accessLogs = newAccessLogBucket(stack)
 	s.cli = awss3assets.NewAsset(stack, jsii.String("CLI"), &awss3assets.AssetProps{Path: jsii.String(props.CLIAsset)})
 
+	if needsPipelineAction(cfg) {
+		s.action = newPipelineAction(stack, &triggersProps{cfg: cfg, logRetention: s.logRetention}, props.PipelineActionAsset)
+	}
 	var pipelines []string
 	var oidc *githubOIDC
 	for i := range cfg.Apps {
@@ -69,6 +73,9 @@ func NewPipebridgeStack(scope constructs.Construct, id string, props *Pipebridge
 			}
 			oidc.pushRole(stack, a, app.pushRepository())
 		}
+	}
+	if s.action != nil {
+		s.action.finish()
 	}
 	sort.Strings(pipelines)
 	for _, p := range pipelines {

@@ -334,6 +334,8 @@ func TestPipelines(t *testing.T) {
 	gh := []action{{"Source", "Source", "Source", "CodeStarSourceConnection"}, {"Build", "Build", "Build", "CodeBuild"}}
 	approve := action{"Approve", "Approve", "Approval", "Manual"}
 	deploy := action{"Deploy", "Deploy", "Deploy", "ECS"}
+	guard := action{"Guard", "Guard", "Invoke", "Lambda"}
+	image := []action{{"Source", "Image", "Source", "ECR"}, {"Build", "Imagedefs", "Invoke", "Lambda"}}
 	tests := []struct {
 		name    string
 		actions []action
@@ -342,10 +344,10 @@ func TestPipelines(t *testing.T) {
 		cluster string
 	}{
 		{"web-dev", append(slices.Clone(gh), deploy), nil, "develop", "dev"},
-		{"web-staging", append(slices.Clone(gh), deploy), []string{"RELEASE_TAG", "TRIGGER_ID", "RELEASE_URL"}, "", "staging"},
-		{"web-prod", append(slices.Clone(gh), approve, deploy), []string{"RELEASE_TAG", "TRIGGER_ID", "RELEASE_URL"}, "", "prod"},
-		{"worker-staging", []action{{"Source", "Image", "Source", "ECR"}, {"Build", "Imagedefs", "Build", "CodeBuild"}, deploy}, []string{"IMAGE_TAG", "TRIGGER_ID"}, "", "staging"},
-		{"worker-prod", []action{{"Source", "Image", "Source", "ECR"}, {"Build", "Imagedefs", "Build", "CodeBuild"}, approve, deploy}, []string{"IMAGE_TAG", "TRIGGER_ID"}, "", "prod"},
+		{"web-staging", append(slices.Clone(gh), guard, deploy), []string{"RELEASE_TAG", "TRIGGER_ID", "RELEASE_URL"}, "", "staging"},
+		{"web-prod", append(slices.Clone(gh), approve, guard, deploy), []string{"RELEASE_TAG", "TRIGGER_ID", "RELEASE_URL"}, "", "prod"},
+		{"worker-staging", append(slices.Clone(image), guard, deploy), []string{"IMAGE_TAG", "TRIGGER_ID"}, "", "staging"},
+		{"worker-prod", append(slices.Clone(image), approve, guard, deploy), []string{"IMAGE_TAG", "TRIGGER_ID"}, "", "prod"},
 	}
 	if n := len(s.resources("AWS::CodePipeline::Pipeline")); n != len(tests) {
 		t.Errorf("%d pipelines, want %d", n, len(tests))
@@ -458,8 +460,8 @@ func TestECRRules(t *testing.T) {
 func TestLambdas(t *testing.T) {
 	s := example(t)
 	fns := s.resources("AWS::Lambda::Function")
-	if len(fns) != 4 {
-		t.Fatalf("%d functions, want 4 (ecrpush, ghrelease, ghredeliver, deployreport)", len(fns))
+	if len(fns) != 5 {
+		t.Fatalf("%d functions, want 5 (ecrpush, ghrelease, ghredeliver, deployreport, pipelineaction)", len(fns))
 	}
 	for id, f := range fns {
 		if f["Runtime"] != "provided.al2023" || !slices.Equal(strs(f["Architectures"]), []string{"arm64"}) || f["Handler"] != "bootstrap" {

@@ -150,7 +150,6 @@ func TestBuildRoles(t *testing.T) {
 	s := example(t)
 	for _, tt := range []struct{ role, policy, services string }{
 		{"WebBuildRole", "WebBuildUnscoped", "dev/web prod/web staging/web"},
-		{"WorkerImagedefsRole", "WorkerImagedefsUnscoped", "prod/worker staging/worker"},
 	} {
 		var assetReads, services []string
 		for _, st := range s.policyOf(t, tt.role, tt.role+"DefaultPolicy") {
@@ -351,10 +350,9 @@ func buildEnvs(t *testing.T, s *synthesized) map[string]map[string]string {
 func TestBuildsUseConfigGates(t *testing.T) {
 	envs := buildEnvs(t, example(t))
 	want := map[string][2]string{ // ECS_SERVICE: SCAN_GATE, SCAN_GATE_FLAGS
-		"dev/web":        {"on", "--severity HIGH"},
-		"prod/web":       {"on", "--severity MEDIUM --ignore-finding CVE-2023-45853"},
-		"staging/web":    {"on", "--severity HIGH"},
-		"staging/worker": {"on", "--severity HIGH"},
+		"dev/web":     {"on", "--severity HIGH"},
+		"prod/web":    {"on", "--severity MEDIUM --ignore-finding CVE-2023-45853"},
+		"staging/web": {"on", "--severity HIGH"},
 	}
 	for svc, w := range want {
 		if got := envs[svc]; got["SCAN_GATE"] != w[0] || got["SCAN_GATE_FLAGS"] != w[1] {

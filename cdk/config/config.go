@@ -209,6 +209,9 @@ type Environment struct {
 	DeployTimeout string `yaml:"deployTimeout"`
 	// DeployWindow limits deploys to a schedule.
 	DeployWindow *DeployWindow `yaml:"deployWindow"`
+	// AllowDowngrade turns off the Guard stage, which refuses to deploy an
+	// image older than the one the service runs.
+	AllowDowngrade bool `yaml:"allowDowngrade"`
 
 	bake, timeout time.Duration
 }
