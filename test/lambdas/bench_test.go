@@ -20,7 +20,7 @@ import (
 	"github.com/pipebridge/pipebridge/test/lambdaruntime"
 )
 
-// benchFunctions are the three functions, each with an invocation that runs its
+// benchFunctions are the functions, each with an invocation that runs its
 // whole handler but makes no AWS call (the event matches no route), so warm
 // latency is the handler's own cost plus the Runtime API round trip.
 func benchFunctions(b *testing.B, w *world, secretARN string) []struct {
@@ -36,6 +36,10 @@ func benchFunctions(b *testing.B, w *world, secretARN string) []struct {
 	reportsTable := `{"pipelines": {"hello-prod": {"app": "hello", "environment": "prod", "repository": "Codertocat/Hello-World",
 	  "slack": {"webhookSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:slack-AbCdEf", "mention": "<!here>"}}}}`
 	report := cpstub.StateChangeEvent("other-pipeline", "5e0d1c2b-0000-4000-8000-000000000003", "SUCCEEDED", "", time.Time{})
+	// pipelineaction on a job whose parameters it refuses: it parses the job,
+	// decides, and answers PutJobFailureResult (the CodePipeline stand-in, on
+	// loopback; later answers to the same job are InvalidJobState, tolerated).
+	_, job := w.cp.NewJob(cpstub.JobSpec{Function: "pipelineaction", UserParameters: `{"do":"imagedefs"}`})
 	return []struct {
 		name    string
 		env     []string
@@ -46,6 +50,7 @@ func benchFunctions(b *testing.B, w *world, secretARN string) []struct {
 		{"ghrelease", []string{"PIPEBRIDGE_ROUTES=" + noRoute, "WEBHOOK_SECRET_ARN=" + secretARN}, gh},
 		{"deployreport", []string{"PIPEBRIDGE_REPORTS=" + reportsTable, "REPORTS_TABLE=ledger",
 			"GITHUB_TOKEN_SECRET_ARN=arn:aws:secretsmanager:us-east-1:123456789012:secret:token-AbCdEf"}, report},
+		{"pipelineaction", nil, job},
 	}
 }
 

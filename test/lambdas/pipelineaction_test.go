@@ -3,10 +3,13 @@ package lambdas
 import (
 	"archive/zip"
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
@@ -38,10 +41,10 @@ func newActionWorld(t *testing.T) *actionWorld {
 	w.cp.Add(cpstub.Pipeline{Name: "web-prod"})
 	cfg := w.srv.Config(t)
 	w.s3 = s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true })
-	if _, err := w.s3.CreateBucket(t.Context(), &s3.CreateBucketInput{Bucket: aws.String("artifacts")}); err != nil {
+	if _, err := w.s3.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String("artifacts")}); err != nil {
 		t.Fatal(err)
 	}
-	key, err := kms.NewFromConfig(cfg).CreateKey(t.Context(), &kms.CreateKeyInput{})
+	key, err := kms.NewFromConfig(cfg).CreateKey(context.Background(), &kms.CreateKeyInput{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,17 +57,17 @@ func newActionWorld(t *testing.T) *actionWorld {
 func (w *actionWorld) service(t *testing.T, runs moto.Image) {
 	t.Helper()
 	client := ecs.NewFromConfig(w.srv.Config(t))
-	if _, err := client.CreateCluster(t.Context(), &ecs.CreateClusterInput{ClusterName: aws.String("prod")}); err != nil {
+	if _, err := client.CreateCluster(context.Background(), &ecs.CreateClusterInput{ClusterName: aws.String("prod")}); err != nil {
 		t.Fatal(err)
 	}
-	td, err := client.RegisterTaskDefinition(t.Context(), &ecs.RegisterTaskDefinitionInput{
+	td, err := client.RegisterTaskDefinition(context.Background(), &ecs.RegisterTaskDefinitionInput{
 		Family:               aws.String("web"),
 		ContainerDefinitions: []ecstypes.ContainerDefinition{{Name: aws.String("web"), Image: aws.String(runs.Pinned()), Memory: aws.Int32(128)}},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := client.CreateService(t.Context(), &ecs.CreateServiceInput{
+	if _, err := client.CreateService(context.Background(), &ecs.CreateServiceInput{
 		Cluster: aws.String("prod"), ServiceName: aws.String("web"), TaskDefinition: td.TaskDefinition.TaskDefinitionArn, DesiredCount: aws.Int32(0),
 	}); err != nil {
 		t.Fatal(err)
@@ -77,7 +80,7 @@ func (w *actionWorld) service(t *testing.T, runs moto.Image) {
 func (w *actionWorld) scanned(t *testing.T, seed, tag, status string, findings []map[string]any) moto.Image {
 	t.Helper()
 	img := w.srv.PushImage(t, "web", seed, tag)
-	if _, err := ecr.NewFromConfig(w.srv.Config(t)).StartImageScan(t.Context(), &ecr.StartImageScanInput{
+	if _, err := ecr.NewFromConfig(w.srv.Config(t)).StartImageScan(context.Background(), &ecr.StartImageScanInput{
 		RepositoryName: aws.String("web"), ImageId: &ecrtypes.ImageIdentifier{ImageDigest: aws.String(img.Digest)},
 	}); err != nil {
 		t.Fatal(err)
@@ -100,7 +103,7 @@ func (w *actionWorld) put(t *testing.T, key, name, content string) {
 	f, _ := zw.Create(name)
 	f.Write([]byte(content))
 	zw.Close()
-	if _, err := w.s3.PutObject(t.Context(), &s3.PutObjectInput{Bucket: aws.String("artifacts"), Key: aws.String(key), Body: bytes.NewReader(buf.Bytes())}); err != nil {
+	if _, err := w.s3.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String("artifacts"), Key: aws.String(key), Body: bytes.NewReader(buf.Bytes())}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -108,7 +111,7 @@ func (w *actionWorld) put(t *testing.T, key, name, content string) {
 // get reads one file of an output artifact.
 func (w *actionWorld) get(t *testing.T, key, name string) string {
 	t.Helper()
-	obj, err := w.s3.GetObject(t.Context(), &s3.GetObjectInput{Bucket: aws.String("artifacts"), Key: aws.String(key)})
+	obj, err := w.s3.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String("artifacts"), Key: aws.String(key)})
 	if err != nil {
 		t.Fatalf("output artifact %s: %v", key, err)
 	}
@@ -254,4 +257,36 @@ func TestPipelineActionGuard(t *testing.T) {
 	if _, r = w.run(t, guard("33333333-3333-4333-8333-333333333333"), "in/newer", ""); r.Success || !strings.Contains(r.Message, "PipelineExecutionNotFoundException") {
 		t.Errorf("unknown execution: %+v", r)
 	}
+}
+
+// BenchmarkImagedefsJob is the imagedefs action's whole warm job, as an image
+// pipeline runs it: read imageDetail.json from S3, check the service's task
+// definition, describe the image, read its scan, write imagedefinitions.json,
+// report success. Every call goes to moto or the stand-in on loopback, so the
+// time is mostly theirs; it is the duration a CodeBuild project replaced.
+func BenchmarkImagedefsJob(b *testing.B) {
+	t := &testing.T{}
+	w := newActionWorld(t)
+	w.service(t, w.srv.PushImage(t, "web", "web-1", "v1.0.0"))
+	img := w.scanned(t, "web-2", "v1.1.0", "COMPLETE", []map[string]any{{"name": "CVE-2026-0001", "severity": "LOW"}})
+	w.source(t, "in/source", img, "v1.1.0")
+	params := map[string]any{"do": "imagedefs", "container": "web", "service": "prod/web", "scan": map[string]any{"maxSeverity": "MEDIUM"}}
+	if t.Failed() {
+		b.Fatal("setup failed")
+	}
+	var lat []time.Duration
+	for range 5 { // warm up
+		w.run(t, params, "in/source", "")
+	}
+	b.ResetTimer()
+	for range b.N {
+		start := time.Now()
+		if _, r := w.run(t, params, "in/source", ""); !r.Success {
+			b.Fatalf("job failed: %+v", r)
+		}
+		lat = append(lat, time.Since(start))
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "job-p50-ms")
 }
