@@ -136,6 +136,11 @@ func TestStandInJobs(t *testing.T) {
 			t.Errorf("event lacks %s: %s", want, event)
 		}
 	}
+	var invalid *types.ValidationException
+	if _, err := client.PutJobSuccessResult(ctx, &codepipeline.PutJobSuccessResultInput{JobId: aws.String(id), ContinuationToken: aws.String(`{"n":1}`),
+		OutputVariables: map[string]string{"DIGEST": "sha256:x"}}); !errors.As(err, &invalid) {
+		t.Errorf("output variables with a continuation token: %v, want ValidationException", err)
+	}
 	if _, err := client.PutJobSuccessResult(ctx, &codepipeline.PutJobSuccessResultInput{JobId: aws.String(id), ContinuationToken: aws.String(`{"n":1}`)}); err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +157,6 @@ func TestStandInJobs(t *testing.T) {
 		FailureDetails: &types.FailureDetails{Type: types.FailureTypeJobFailed, Message: aws.String("m")}}); !errors.As(err, &notFound) {
 		t.Errorf("unknown job: %v", err)
 	}
-	var invalid *types.ValidationException
 	if _, err := client.PutJobFailureResult(ctx, &codepipeline.PutJobFailureResultInput{JobId: aws.String(next),
 		FailureDetails: &types.FailureDetails{Type: "Oops", Message: aws.String("m")}}); !errors.As(err, &invalid) {
 		t.Errorf("bad failure type: %v", err)

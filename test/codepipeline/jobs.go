@@ -14,9 +14,11 @@ package codepipeline
 //     InvalidJobStateException.
 //   - PutJobSuccessResult: continuationToken 1-2048 characters;
 //     executionDetails.summary 1-2048, percentComplete 0-100,
-//     externalExecutionId 1-1500; currentRevision and outputVariables are
-//     accepted, not checked here. With a continuationToken the action is not
-//     done: CodePipeline starts a new job with that token (Continue).
+//     externalExecutionId 1-1500; outputVariables keys match [A-Za-z0-9@\-_]+
+//     and "can be included only when there is no continuation token";
+//     currentRevision is accepted, not checked here. With a continuationToken
+//     the action is not done: CodePipeline starts a new job with that token
+//     (Continue).
 //   - PutJobFailureResult: failureDetails required, its type one of JobFailed,
 //     ConfigurationError, PermissionError, RevisionOutOfSync, RevisionUnavailable,
 //     SystemUnavailable, its message 1-5000 characters.
@@ -24,7 +26,9 @@ package codepipeline
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
+	"regexp"
 	"slices"
 	"unicode/utf8"
 )
@@ -58,6 +62,8 @@ type jobState struct {
 	spec   JobSpec
 	result JobResult
 }
+
+var outputVariableRE = regexp.MustCompile(`^[A-Za-z0-9@\-_]+$`)
 
 var failureTypes = []string{"JobFailed", "ConfigurationError", "PermissionError", "RevisionOutOfSync", "RevisionUnavailable", "SystemUnavailable"}
 
@@ -160,6 +166,12 @@ func (s *Server) putJobResult(w http.ResponseWriter, target string, body []byte)
 	case success && req.ExecutionDetails != nil && (!length(req.ExecutionDetails.Summary, 1, 2048) || !length(req.ExecutionDetails.ExternalExecutionID, 1, 1500) ||
 		req.ExecutionDetails.PercentComplete != nil && (*req.ExecutionDetails.PercentComplete < 0 || *req.ExecutionDetails.PercentComplete > 100)):
 		s.reject(w, "ValidationException", "executionDetails: summary 1-2048, externalExecutionId 1-1500, percentComplete 0-100")
+		return
+	case success && len(req.OutputVariables) > 0 && req.ContinuationToken != nil:
+		s.reject(w, "ValidationException", "outputVariables can be included only when there is no continuation token")
+		return
+	case success && slices.ContainsFunc(slices.Collect(maps.Keys(req.OutputVariables)), func(k string) bool { return !outputVariableRE.MatchString(k) }):
+		s.reject(w, "ValidationException", "outputVariables: keys must match [A-Za-z0-9@\\-_]+")
 		return
 	case !success && req.FailureDetails == nil:
 		s.reject(w, "ValidationException", "failureDetails: required")
