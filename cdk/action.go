@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"sort"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscodepipeline"
@@ -23,9 +22,8 @@ import (
 type pipelineAction struct {
 	fn                          awslambda.Function
 	role                        awsiam.Role
-	repos, services, executions []string
-	seenRepo, seenSvc, seenPipe map[string]bool
 	scope                       constructs.Construct
+	repos, services, executions []*string
 }
 
 // needsPipelineAction: an image pipeline, or any guarded Deploy.
@@ -52,31 +50,25 @@ func newPipelineAction(stack awscdk.Stack, p *triggersProps, asset string) *pipe
 	// PutJobFailureResult on "*" to this role's default policy (the actions
 	// take no resource); finish checks that nothing else is on "*" there.
 	suppress(role, "AwsSolutions-IAM5", "codepipeline:PutJobSuccessResult and PutJobFailureResult only, added by CDK's LambdaInvokeAction: the Service Authorization Reference lists no resource type for them", `/^Resource::\*$/`)
-	return &pipelineAction{fn: fn, role: role, scope: scope, seenRepo: map[string]bool{}, seenSvc: map[string]bool{}, seenPipe: map[string]bool{}}
+	return &pipelineAction{fn: fn, role: role, scope: scope}
 }
 
-// use records what one pipeline's action may read.
-func (pa *pipelineAction) use(repoARN, service, pipelineARN string) {
-	for _, x := range []struct {
-		v    string
-		seen map[string]bool
-		list *[]string
-	}{{repoARN, pa.seenRepo, &pa.repos}, {service, pa.seenSvc, &pa.services}, {pipelineARN, pa.seenPipe, &pa.executions}} {
-		if x.v != "" && !x.seen[x.v] {
-			x.seen[x.v] = true
-			*x.list = append(*x.list, x.v)
-		}
+// use records what one pipeline's action may read: its repository and
+// service, and, for a guarded pipeline, its executions.
+func (pa *pipelineAction) use(repoARN, service, pipelineARN *string) {
+	pa.repos = append(pa.repos, repoARN)
+	pa.services = append(pa.services, service)
+	if pipelineARN != nil {
+		pa.executions = append(pa.executions, pipelineARN)
 	}
 }
 
 // finish writes the role's statements, once every pipeline is defined.
 func (pa *pipelineAction) finish() {
-	sort.Strings(pa.services)
-	sort.Strings(pa.executions)
-	pa.role.AddToPolicy(scoped("ImagesAndScans", *jsii.Strings(pa.repos...), "ecr:DescribeImages", "ecr:DescribeImageScanFindings"))
-	pa.role.AddToPolicy(scoped("Services", *jsii.Strings(pa.services...), "ecs:DescribeServices"))
+	pa.role.AddToPolicy(scoped("ImagesAndScans", *jsii.Strings(dedupe(pa.repos)...), "ecr:DescribeImages", "ecr:DescribeImageScanFindings"))
+	pa.role.AddToPolicy(scoped("Services", *jsii.Strings(dedupe(pa.services)...), "ecs:DescribeServices"))
 	if len(pa.executions) > 0 {
-		pa.role.AddToPolicy(scoped("RollbackOrNot", *jsii.Strings(pa.executions...), "codepipeline:GetPipelineExecution"))
+		pa.role.AddToPolicy(scoped("RollbackOrNot", *jsii.Strings(dedupe(pa.executions)...), "codepipeline:GetPipelineExecution"))
 	}
 	wildcard(pa.scope, "Unscoped", pa.role, statement("TaskDefinitions", nil, "ecs:DescribeTaskDefinition"))
 }

@@ -261,7 +261,7 @@ func (ap *app) newPipeline(scope constructs.Construct, e *config.Environment, s 
 				ap.invoke(pscope, "Imagedefs", s.action, pipelineRole, imagedefsParams(a, e), source, built),
 			}},
 		)
-		s.action.use(*repo.RepositoryArn(), *serviceARN(cfg, e), "")
+		s.action.use(repo.RepositoryArn(), serviceARN(cfg, e), nil)
 		props.Variables = &[]awscodepipeline.Variable{
 			variable(config.VarImageTag, "image tag that started the execution (set by the ecrpush Lambda)"),
 			variable(config.VarTriggerID, "EventBridge event id that started the execution"),
@@ -337,7 +337,7 @@ func (ap *app) newPipeline(scope constructs.Construct, e *config.Environment, s 
 		stages = append(stages, &awscodepipeline.StageProps{StageName: jsii.String("Guard"), Actions: &[]awscodepipeline.IAction{
 			ap.invoke(pscope, "Guard", s.action, pipelineRole, guardParams(a, e, name), built, nil),
 		}})
-		s.action.use(*repo.RepositoryArn(), *serviceARN(cfg, e), *awscdk.Stack_Of(scope).FormatArn(&awscdk.ArnComponents{Service: jsii.String("codepipeline"), Resource: jsii.String(name)}))
+		s.action.use(repo.RepositoryArn(), serviceARN(cfg, e), awscdk.Stack_Of(scope).FormatArn(&awscdk.ArnComponents{Service: jsii.String("codepipeline"), Resource: jsii.String(name)}))
 	}
 	service := awsecs.BaseService_FromServiceArnWithCluster(scope, jsii.String(id+"Service"), serviceARN(cfg, e))
 	deploy := &awscodepipeline.StageProps{StageName: jsii.String("Deploy"), Actions: &[]awscodepipeline.IAction{

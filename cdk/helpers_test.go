@@ -54,6 +54,20 @@ func example(t *testing.T) *synthesized {
 	return exampleVal
 }
 
+// synthYAML parses a config file's text and builds its stack.
+func synthYAML(t *testing.T, name, yaml string) *synthesized {
+	t.Helper()
+	cfg, err := config.Parse(name, []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := synth(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 // synth builds the stack as main does, cdk-nag included.
 func synth(cfg *config.Config) (*synthesized, error) {
 	props, err := LoadStackProps(cfg, "../dist", "../buildspec.yml")

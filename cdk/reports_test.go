@@ -8,7 +8,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/pipebridge/pipebridge/cdk/config"
 	"github.com/pipebridge/pipebridge/internal/reports"
 )
 
@@ -137,7 +136,7 @@ func TestApprovalsHaveContext(t *testing.T) {
 // With githubApp, deploy reports authenticate as the App installation: its ids
 // and key secret in the environment, no token secret, the key readable.
 func TestDeployReportGitHubApp(t *testing.T) {
-	cfg, err := config.Parse("app.yaml", []byte(`
+	s := synthYAML(t, "app.yaml", `
 account: "123456789012"
 region: eu-west-1
 connectionArn: arn:aws:codeconnections:eu-west-1:123456789012:connection/4f0f3d1c-5c2e-4a6b-9d1e-2b7c8a9e0f11
@@ -148,14 +147,7 @@ apps:
     containers: [api]
     environments:
       - {name: prod, cluster: prod, service: api, production: true, trigger: {on: branch, branch: main}}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := synth(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	var env map[string]any
 	for id, f := range s.resources("AWS::Lambda::Function") {
 		if strings.HasPrefix(id, "TriggersDeployReport") {

@@ -360,7 +360,7 @@ func TestBuildsUseConfigGates(t *testing.T) {
 		}
 	}
 
-	cfg, err := config.Parse("off.yaml", []byte(`
+	s := synthYAML(t, "off.yaml", `
 account: "123456789012"
 region: eu-west-1
 connectionArn: arn:aws:codeconnections:eu-west-1:123456789012:connection/4f0f3d1c-5c2e-4a6b-9d1e-2b7c8a9e0f11
@@ -370,14 +370,7 @@ apps:
     containers: [api]
     environments:
       - {name: sandbox, cluster: sandbox, service: api, scanGate: {off: true}, trigger: {on: branch, branch: main}}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := synth(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	got := buildEnvs(t, s)["sandbox/api"]
 	if got == nil || got["SCAN_GATE"] != "off" || got["SCAN_GATE_FLAGS"] != "" {
 		t.Errorf("scanGate off: build environment %v, want SCAN_GATE=off and no flags", got)

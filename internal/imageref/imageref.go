@@ -98,6 +98,15 @@ func (r Ref) String() string {
 	return s
 }
 
+// ShortDigest is a digest's first 12 hex digits, as registries show it (the
+// digest itself when it is not sha256:HEX).
+func ShortDigest(d string) string {
+	if h, ok := strings.CutPrefix(d, "sha256:"); ok && len(h) >= 12 {
+		return h[:12]
+	}
+	return d
+}
+
 // FromImageDetail reads the imageDetail.json that CodePipeline's ECR source
 // action puts in its output artifact, and returns its image by digest.
 func FromImageDetail(data []byte) (string, error) {

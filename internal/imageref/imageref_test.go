@@ -77,3 +77,13 @@ func TestPinned(t *testing.T) {
 		t.Errorf("Pinned() = %q, want %q", got, want)
 	}
 }
+
+func TestShortDigest(t *testing.T) {
+	d := "sha256:" + strings.Repeat("ab", 32)
+	if got := ShortDigest(d); got != "abababababab" {
+		t.Errorf("ShortDigest = %q", got)
+	}
+	if got := ShortDigest("md5:abc"); got != "md5:abc" {
+		t.Errorf("ShortDigest of a non-sha256 digest = %q, want it unchanged", got)
+	}
+}

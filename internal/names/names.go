@@ -156,3 +156,13 @@ func ControlChar(s string) (rune, int) {
 
 // Len is a value's length as AWS counts it: in characters.
 func Len(s string) int { return utf8.RuneCountInString(s) }
+
+// Truncate cuts s to at most n characters (n > 0), marking the cut with "…",
+// for a field with a length limit.
+func Truncate(s string, n int) string {
+	if Len(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
+}

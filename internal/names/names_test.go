@@ -74,3 +74,20 @@ func TestLenCountsCharacters(t *testing.T) {
 		t.Fatalf("len %d, Len %d; want 1200 bytes and 600 characters", len(s), Len(s))
 	}
 }
+
+func TestTruncate(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"short", 10, "short"},
+		{"exactly", 7, "exactly"},
+		{"too long", 5, "too …"},
+		{"äöüßé", 3, "äö…"}, // characters, not bytes
+	} {
+		if got := Truncate(tt.in, tt.n); got != tt.want {
+			t.Errorf("Truncate(%q, %d) = %q, want %q", tt.in, tt.n, got, tt.want)
+		}
+	}
+}

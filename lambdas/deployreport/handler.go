@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/url"
 	"regexp"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/codepipeline"
@@ -155,12 +154,4 @@ func (x *execution) consoleURL() string {
 // approvalURL is the pipeline's page, where the approval is given.
 func (x *execution) approvalURL() string {
 	return fmt.Sprintf("https://%s.console.aws.amazon.com/codesuite/codepipeline/pipelines/%s/view?region=%s", x.region, url.PathEscape(x.pipeline), x.region)
-}
-
-// shortDigest is the digest's first 12 hex digits.
-func shortDigest(d string) string {
-	if h, ok := strings.CutPrefix(d, "sha256:"); ok && len(h) >= 12 {
-		return h[:12]
-	}
-	return d
 }

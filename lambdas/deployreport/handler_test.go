@@ -25,6 +25,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/pipebridge/pipebridge/internal/ghclient"
+	"github.com/pipebridge/pipebridge/internal/imageref"
 	"github.com/pipebridge/pipebridge/internal/reports"
 	"github.com/pipebridge/pipebridge/internal/secretcache"
 	cpstub "github.com/pipebridge/pipebridge/test/codepipeline"
@@ -257,7 +258,7 @@ func TestImageWithoutCommit(t *testing.T) {
 		t.Errorf("no log line says why:\n%s", r.logs)
 	}
 	msgs := r.slack.Messages()
-	if len(msgs) != 1 || !strings.HasPrefix(msgs[0].Text, "<@U024BE7LH>") || !strings.Contains(string(msgs[0].Raw), shortDigest(digest)) {
+	if len(msgs) != 1 || !strings.HasPrefix(msgs[0].Text, "<@U024BE7LH>") || !strings.Contains(string(msgs[0].Raw), imageref.ShortDigest(digest)) {
 		t.Fatalf("Slack: %+v", msgs)
 	}
 

@@ -11,10 +11,11 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/slack-go/slack"
 
+	"github.com/pipebridge/pipebridge/internal/imageref"
+	"github.com/pipebridge/pipebridge/internal/names"
 	"github.com/pipebridge/pipebridge/internal/reports"
 	"github.com/pipebridge/pipebridge/internal/secretcache"
 )
@@ -84,15 +85,6 @@ const (
 	maxField   = 2000
 )
 
-// truncate cuts s to at most n characters, marking the cut.
-func truncate(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	r := []rune(s)
-	return string(r[:n-1]) + "…"
-}
-
 // escape makes text safe in mrkdwn: Slack's three control characters.
 func escape(s string) string {
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
@@ -109,11 +101,11 @@ func (p *poster) message(t reports.Target, x *execution, r report, e *event, too
 	if icon == "" {
 		icon = "▶️"
 	}
-	title := truncate(fmt.Sprintf("%s %s → %s: %s", icon, t.App, t.Environment, r.outcome), maxHeader)
+	title := names.Truncate(fmt.Sprintf("%s %s → %s: %s", icon, t.App, t.Environment, r.outcome), maxHeader)
 	var fields []*slack.TextBlockObject
 	field := func(name, value string) {
 		if value != "" {
-			fields = append(fields, slack.NewTextBlockObject(slack.MarkdownType, truncate("*"+name+"*\n"+value, maxField), false, false))
+			fields = append(fields, slack.NewTextBlockObject(slack.MarkdownType, names.Truncate("*"+name+"*\n"+value, maxField), false, false))
 		}
 	}
 	field("App", escape(t.App))
@@ -136,10 +128,10 @@ func (p *poster) message(t reports.Target, x *execution, r report, e *event, too
 		field("Commit", short)
 	}
 	if x.digest != "" {
-		image := "`" + shortDigest(x.digest) + "`"
+		image := "`" + imageref.ShortDigest(x.digest) + "`"
 		if t.ImageRepository != "" && x.account != "" {
 			image = fmt.Sprintf("<https://%s.console.aws.amazon.com/ecr/repositories/private/%s/%s/_/image/%s/details?region=%s|%s>",
-				x.region, x.account, t.ImageRepository, x.digest, x.region, shortDigest(x.digest))
+				x.region, x.account, t.ImageRepository, x.digest, x.region, imageref.ShortDigest(x.digest))
 		}
 		field("Image", image)
 	}
@@ -167,7 +159,7 @@ func (p *poster) message(t reports.Target, x *execution, r report, e *event, too
 		}
 	}
 	blocks = append(blocks, slack.NewActionBlock("", buttons...))
-	return &slack.WebhookMessage{Text: truncate(text, maxSection), Blocks: &slack.Blocks{BlockSet: blocks}}
+	return &slack.WebhookMessage{Text: names.Truncate(text, maxSection), Blocks: &slack.Blocks{BlockSet: blocks}}
 }
 
 // post sends msg, honouring one 429 whose Retry-After fits the backoff budget.

@@ -42,10 +42,7 @@ func (i image) version() (*semver.Version, string) {
 // String names the image for a person: its version tag, else its tags, and
 // its digest.
 func (i image) String() string {
-	short := i.Digest
-	if len(short) > 19 {
-		short = short[:19] // sha256: and 12 hex digits
-	}
+	short := "sha256:" + imageref.ShortDigest(i.Digest)
 	if _, tag := i.version(); tag != "" {
 		return tag + " (" + short + ")"
 	}

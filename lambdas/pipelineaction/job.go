@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -22,6 +21,7 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/pipebridge/pipebridge/internal/ecsservice"
+	"github.com/pipebridge/pipebridge/internal/names"
 	"github.com/pipebridge/pipebridge/internal/scan"
 )
 
@@ -167,16 +167,12 @@ func (h *handler) report(ctx context.Context, id string, out outcome) error {
 	return nil
 }
 
-// clip shortens s to at most n characters, as the API's length limits count them.
+// clip fits s to a field of 1 to n characters.
 func clip(s string, n int) string {
 	if s == "" {
 		return "-"
 	}
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	r := []rune(s)
-	return string(r[:n-1]) + "…"
+	return names.Truncate(s, n)
 }
 
 // artifacts reads the job's input artifacts and writes its output, each a zip

@@ -149,7 +149,7 @@ func BenchmarkBootstrapSize(b *testing.B) {
 	root, _ := lambdaruntime.ModuleRoot()
 	dir := b.TempDir()
 	sizes := map[string]float64{}
-	for _, fn := range []struct{ name, pkg string }{{"hello", "./test/lambdaruntime/hello"}, {"ecrpush", "./lambdas/ecrpush"}, {"ghrelease", "./lambdas/ghrelease"}, {"deployreport", "./lambdas/deployreport"}} {
+	for _, fn := range []struct{ name, pkg string }{{"hello", "./test/lambdaruntime/hello"}, {"ecrpush", "./lambdas/ecrpush"}, {"ghrelease", "./lambdas/ghrelease"}, {"deployreport", "./lambdas/deployreport"}, {"pipelineaction", "./lambdas/pipelineaction"}} {
 		out := filepath.Join(dir, fn.name)
 		if err := lambdaruntime.Build(root, fn.pkg, out, "arm64"); err != nil {
 			b.Fatal(err)
