@@ -89,7 +89,13 @@ func LogIgnored(ctx context.Context, log *slog.Logger, ev routes.Event, reason s
 }
 
 func eventAttrs(ev routes.Event) []any {
-	a := []any{"event", ev.Kind, "eventId", ev.ID, "repository", ev.Repository}
+	a := []any{"event", ev.Kind, "eventId", ev.ID}
+	if ev.Pipeline != "" {
+		a = append(a, "pipeline", ev.Pipeline)
+	}
+	if ev.Repository != "" {
+		a = append(a, "repository", ev.Repository)
+	}
 	if ev.Tag != "" {
 		a = append(a, "tag", ev.Tag)
 	} else if len(ev.Tags) > 0 {

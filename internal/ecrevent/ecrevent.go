@@ -1,7 +1,9 @@
 // Package ecrevent turns Amazon ECR's EventBridge events into route events: ECR's
-// own "ECR Image Action" (push) and "ECR Image Scan" (basic scanning), and Amazon
+// own "ECR Image Action" (push) and "ECR Image Scan" (basic scanning), Amazon
 // Inspector's "Inspector2 Scan" (enhanced scanning, where ECR sends no scan
-// event of its own).
+// event of its own), and CodePipeline's "CodePipeline Pipeline Execution State
+// Change" with state SUCCEEDED (promotions: the event names the pipeline and
+// execution only; the Lambda asks CodePipeline for the image it deployed).
 package ecrevent
 
 import (
@@ -53,8 +55,8 @@ func Parse(data []byte) (routes.Event, error) {
 	if err := json.Unmarshal(data, &env); err != nil {
 		return routes.Event{}, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
-	if env.Source != "aws.ecr" && env.Source != "aws.inspector2" {
-		return routes.Event{ID: env.ID}, fmt.Errorf("%w: source %q is not aws.ecr or aws.inspector2", ErrIgnored, env.Source)
+	if env.Source != "aws.ecr" && env.Source != "aws.inspector2" && env.Source != "aws.codepipeline" {
+		return routes.Event{ID: env.ID}, fmt.Errorf("%w: source %q is not aws.ecr, aws.inspector2 or aws.codepipeline", ErrIgnored, env.Source)
 	}
 	var missing []string
 	for field, v := range map[string]string{"id": env.ID, "account": env.Account, "region": env.Region} {
@@ -121,6 +123,28 @@ func Parse(data []byte) (routes.Event, error) {
 		if ev.Findings == nil {
 			ev.Findings = map[string]int64{}
 		}
+	case "CodePipeline Pipeline Execution State Change":
+		if env.Source != "aws.codepipeline" {
+			return ev, fmt.Errorf("%w: %s from %s", ErrIgnored, env.DetailType, env.Source)
+		}
+		var d struct {
+			Pipeline    string `json:"pipeline"`
+			ExecutionID string `json:"execution-id"`
+			State       string `json:"state"`
+		}
+		if err := json.Unmarshal(env.Detail, &d); err != nil {
+			return ev, fmt.Errorf("%w: detail: %v", ErrMalformed, err)
+		}
+		if d.Pipeline == "" || d.ExecutionID == "" {
+			return ev, fmt.Errorf("%w: detail needs pipeline and execution-id", ErrMalformed)
+		}
+		if d.State != "SUCCEEDED" {
+			return ev, fmt.Errorf("%w: pipeline state %s (only SUCCEEDED promotes)", ErrIgnored, orNone(d.State))
+		}
+		// The token comes from the execution, not the event: every event about
+		// one execution promotes it once.
+		ev.Kind, ev.ID, ev.Pipeline = routes.KindPromotion, d.ExecutionID, d.Pipeline
+		return ev, nil
 	default:
 		return ev, fmt.Errorf("%w: detail-type %q", ErrIgnored, env.DetailType)
 	}

@@ -4,10 +4,12 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/pipebridge/pipebridge/internal/routes"
+	cpstub "github.com/pipebridge/pipebridge/test/codepipeline"
 	"github.com/pipebridge/pipebridge/test/ecrevents"
 )
 
@@ -40,6 +42,10 @@ func TestParse(t *testing.T) {
 				Digest:   "sha256:36c7b282abd0186e01419f2e58743e1bf635808231049bbc9d77e5EXAMPLE",
 				ImageURI: "210987654321.dkr.ecr.eu-west-1.amazonaws.com/web@sha256:36c7b282abd0186e01419f2e58743e1bf635808231049bbc9d77e5EXAMPLE",
 				Findings: map[string]int64{"CRITICAL": 7, "HIGH": 61, "MEDIUM": 62, "TOTAL": 158}}},
+		// AWS's sample CodePipeline event: a promotion names the execution,
+		// whose id is the event's id for routing and tokens.
+		{"pipeline succeeded", cpstub.StateChangeEvent("worker-staging", "01234567-0123-0123-0123-012345678901", "SUCCEEDED", "", time.Time{}),
+			routes.Event{Kind: routes.KindPromotion, ID: "01234567-0123-0123-0123-012345678901", Pipeline: "worker-staging", Account: "123456789012", Region: "us-east-1"}},
 		{"china", ecrevents.Load(t, "push.json", map[string]any{"region": "cn-north-1"}, nil), routes.Event{Kind: routes.KindECRPush, ID: "13cde686-328b-6117-af20-0e5566167482",
 			Account: "123456789012", Region: "cn-north-1", Repository: "web", Tag: "v2.3.0", Digest: digest,
 			ImageURI: "123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/web@" + digest}},
@@ -80,6 +86,10 @@ func TestParseIgnoredAndMalformed(t *testing.T) {
 		{"no detail", ecrevents.Load(t, "push.json", map[string]any{"detail": nil}, nil), ErrMalformed, "missing detail"},
 		{"detail of the wrong type", []byte(`{"id":"1","source":"aws.ecr","account":"123456789012","region":"us-east-1","detail-type":"ECR Image Action","detail":"x"}`), ErrMalformed, "detail"},
 		{"not JSON", []byte(`not json`), ErrMalformed, "invalid character"},
+		{"pipeline failed", cpstub.StateChangeEvent("worker-staging", "01234567-0123-0123-0123-012345678901", "FAILED", "", time.Time{}), ErrIgnored, "pipeline state FAILED (only SUCCEEDED promotes)"},
+		{"pipeline started", cpstub.StateChangeEvent("worker-staging", "01234567-0123-0123-0123-012345678901", "STARTED", "", time.Time{}), ErrIgnored, "pipeline state STARTED"},
+		{"action succeeded", cpstub.StateChangeEvent("worker-staging", "01234567-0123-0123-0123-012345678901", "SUCCEEDED", "Deploy", time.Time{}), ErrIgnored, "CodePipeline Action Execution State Change"},
+		{"pipeline event without an execution", cpstub.StateChangeEvent("worker-staging", "", "SUCCEEDED", "", time.Time{}), ErrMalformed, "pipeline and execution-id"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -15,16 +15,21 @@ const (
 	KindRelease   = "github.release"
 	KindTagPush   = "github.tag-push"
 	KindTagCreate = "github.tag-create"
+	// KindPromotion is a pipeline execution that succeeded, with the image
+	// digest it deployed (CodePipeline routes).
+	KindPromotion = "codepipeline.succeeded"
 )
 
 // Event is a release event, normalized from an ECR or Inspector EventBridge
 // event or a GitHub webhook delivery.
 type Event struct {
 	Kind string
-	// ID is the EventBridge event id or the X-GitHub-Delivery id. GitHub does not
-	// sign the delivery id, so it never makes a token (see Token).
+	// ID is the EventBridge event id, the X-GitHub-Delivery id, or the source
+	// pipeline's execution id (promotions). GitHub does not sign the delivery
+	// id, so it never makes a token (see Token).
 	ID string
-	// Repository is the ECR repository name, or the GitHub owner/name.
+	// Repository is the ECR repository name, or the GitHub owner/name; for a
+	// promotion, the repository of the image the execution deployed.
 	Repository string
 	Tag        string
 	// Tags, when set, are all of the image's tags (scan events carry several); a
@@ -38,6 +43,9 @@ type Event struct {
 	// Findings counts scan findings by severity name (scan events), as the event
 	// gives them: UNDEFINED, unknown names and Inspector's TOTAL included.
 	Findings map[string]int64
+
+	// Pipeline is the pipeline whose execution succeeded (promotions).
+	Pipeline string
 
 	// GitHub events.
 	CommitSHA     string
@@ -113,7 +121,7 @@ func (r *Route) matches(ev Event, tag string) (bool, string) {
 	case KindECRPush, KindECRScan:
 		s := r.ECR
 		if s == nil {
-			return false, "route is for GitHub events"
+			return false, "route is not for ECR events"
 		}
 		want := "push"
 		if ev.Kind == KindECRScan {
@@ -140,10 +148,22 @@ func (r *Route) matches(ev Event, tag string) (bool, string) {
 			}
 			return true, ""
 		}
+	case KindPromotion:
+		s := r.CodePipeline
+		switch {
+		case s == nil:
+			return false, "route is not a promotion"
+		case ev.Pipeline != s.Pipeline:
+			return false, fmt.Sprintf("pipeline %s is not the one this route promotes (%s)", ev.Pipeline, s.Pipeline)
+		case r.Tags == nil:
+			return true, ""
+		case tag == "":
+			return false, "the execution deployed an image without a tag, and the route filters tags"
+		}
 	case KindRelease, KindTagPush, KindTagCreate:
 		s := r.GitHub
 		if s == nil {
-			return false, "route is for ECR events"
+			return false, "route is not for GitHub events"
 		}
 		want := strings.TrimPrefix(ev.Kind, "github.")
 		switch {

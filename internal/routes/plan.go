@@ -26,7 +26,7 @@ type TemplateData struct {
 	ReleaseURL string // release page (GitHub releases)
 	Repository string // ECR repository name or GitHub owner/name
 	DeliveryID string // X-GitHub-Delivery (GitHub)
-	EventID    string // EventBridge event id (ECR) or delivery id (GitHub)
+	EventID    string // EventBridge event id (ECR), delivery id (GitHub) or the source execution id (promotions)
 	Route      string // the route's name
 }
 
@@ -121,11 +121,11 @@ func (d Decision) Plan(ev Event) (Plan, error) {
 	if r.SourceAction != "" {
 		rev := cptypes.SourceRevisionOverride{ActionName: aws.String(r.SourceAction)}
 		switch {
-		case r.ECR != nil && ev.Digest != "":
+		case r.GitHub == nil && ev.Digest != "":
 			rev.RevisionType, rev.RevisionValue = cptypes.SourceRevisionTypeImageDigest, aws.String(ev.Digest)
 		case r.GitHub != nil && ev.CommitSHA != "":
 			rev.RevisionType, rev.RevisionValue = cptypes.SourceRevisionTypeCommitId, aws.String(ev.CommitSHA)
-		case r.ECR != nil:
+		case r.GitHub == nil:
 			return fail("sourceAction", fmt.Sprintf("%s needs the event's image digest, and the event has none", r.SourceAction), 0)
 		default:
 			return fail("sourceAction", fmt.Sprintf("%s needs the commit SHA of tag %q, and none was found", r.SourceAction, ev.Tag), 0)
@@ -147,7 +147,9 @@ func (d Decision) Plan(ev Event) (Plan, error) {
 // The release action is left out for the same reason.
 //
 // An ECR event's token is its EventBridge event id (Lambda's retries resend the
-// same event) with a hash of the route.
+// same event) with a hash of the route. A promotion's is the same over the
+// source pipeline's execution id: every event about one successful execution
+// (a retry, a replay, a stage retried to success again) makes one token.
 func Token(ev Event, route string) string {
 	if ev.GitHub() {
 		what := "tag"

@@ -56,7 +56,11 @@ func TestParseErrors(t *testing.T) {
 		{"bad pipeline name", `{"routes": [{"name": "a", "github": {"repository": "a/b"}, "pipeline": "web prod"}]}`, `pipeline "web prod": CodePipeline names`},
 		{"long pipeline name", `{"routes": [{"name": "a", "github": {"repository": "a/b"}, "pipeline": "` + strings.Repeat("p", 101) + `"}]}`, "CodePipeline names are 1-100"},
 		{"bad action name", `{"routes": [{"name": "a", ` + gh + `, "sourceAction": "Source/1"}]}`, `sourceAction "Source/1"`},
-		{"both sources", `{"routes": [{"name": "a", ` + gh + `, "ecr": {"repository": "web", "account": "123456789012"}}]}`, "exactly one of \"ecr\" and \"github\""},
+		{"both sources", `{"routes": [{"name": "a", ` + gh + `, "ecr": {"repository": "web", "account": "123456789012"}}]}`, "exactly one of \"ecr\", \"github\" and \"codepipeline\""},
+		{"promotion and GitHub", `{"routes": [{"name": "a", ` + gh + `, "codepipeline": {"pipeline": "q"}}]}`, "exactly one of"},
+		{"promotion without a pipeline", `{"routes": [{"name": "a", "codepipeline": {}, "pipeline": "p"}]}`, `codepipeline.pipeline "": CodePipeline names`},
+		{"promotion of itself", `{"routes": [{"name": "a", "codepipeline": {"pipeline": "p"}, "pipeline": "p"}]}`, `codepipeline.pipeline "p": a pipeline cannot promote its own executions`},
+		{"promotion cycle", `{"routes": [{"name": "a", "codepipeline": {"pipeline": "x"}, "pipeline": "y"}, {"name": "b", "codepipeline": {"pipeline": "y"}, "pipeline": "z"}, {"name": "c", "codepipeline": {"pipeline": "z"}, "pipeline": "x"}]}`, "promotion routes form a cycle (x -> y -> z -> x)"},
 		{"no source", `{"routes": [{"name": "a", "pipeline": "p"}]}`, "exactly one of"},
 		{"bad GitHub repo", `{"routes": [{"name": "a", "github": {"repository": "web"}, "pipeline": "p"}]}`, `github.repository "web": want owner/name`},
 		{"bad GitHub event", `{"routes": [{"name": "a", "github": {"repository": "a/b", "events": ["tag"]}, "pipeline": "p"}]}`, `github.events: "tag"`},
@@ -543,5 +547,73 @@ func checkPlan(t *testing.T, p Plan) {
 		if _, at := names.ControlChar(val); at >= 0 {
 			t.Fatalf("planned a variable with a control character: %q", val)
 		}
+	}
+}
+
+// Promotions: a route takes the successful executions of its source pipeline
+// only, plans the digest the execution deployed as the source revision, and
+// its token comes from the source execution, so repeated events make one.
+func TestPromotion(t *testing.T) {
+	table, err := Parse([]byte(`{"routes": [
+		{"name": "worker-prod", "codepipeline": {"pipeline": "worker-staging"}, "pipeline": "worker-prod", "sourceAction": "Image",
+		 "variables": {"IMAGE_TAG": "{{.Tag}}", "TRIGGER_ID": "{{.EventID}}"}},
+		{"name": "worker-dr", "codepipeline": {"pipeline": "worker-prod"}, "pipeline": "worker-dr", "tags": {"glob": "v*"}},
+		{"name": "worker-staging", "ecr": {"repository": "acme/worker", "account": "123456789012"}, "pipeline": "worker-staging"}
+	]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const digest = "sha256:" + "ab12cd34ef56ab12cd34ef56ab12cd34ef56ab12cd34ef56ab12cd34ef56ab12"
+	ev := Event{Kind: KindPromotion, ID: "bd3c2a77-3f5e-4f3a-9c0e-6f0d8a1b2c3d", Pipeline: "worker-staging", Repository: "acme/worker", Digest: digest, Tag: "v1.4.0"}
+	ds := table.Select(ev)
+	if got := Matched(ds); len(got) != 1 || got[0].Route.Name != "worker-prod" {
+		t.Fatalf("matched %v, want worker-prod only; reasons %v", got, Reasons(ds))
+	}
+	if r := Reasons(ds); !strings.Contains(r["worker-dr"], "pipeline worker-staging is not the one this route promotes (worker-prod)") ||
+		!strings.Contains(r["worker-staging"], "route is not a promotion") {
+		t.Errorf("reasons = %v", r)
+	}
+	plans, err := Plans(ev, ds)
+	if err != nil || len(plans) != 1 {
+		t.Fatalf("Plans = %v, %v", plans, err)
+	}
+	in := plans[0].Input
+	if len(in.SourceRevisions) != 1 || aws.ToString(in.SourceRevisions[0].RevisionValue) != digest ||
+		in.SourceRevisions[0].RevisionType != "IMAGE_DIGEST" || aws.ToString(in.SourceRevisions[0].ActionName) != "Image" {
+		t.Errorf("source revisions = %+v, want the digest on action Image", in.SourceRevisions)
+	}
+	vars := map[string]string{}
+	for _, v := range in.Variables {
+		vars[aws.ToString(v.Name)] = aws.ToString(v.Value)
+	}
+	if vars["IMAGE_TAG"] != "v1.4.0" || vars["TRIGGER_ID"] != ev.ID {
+		t.Errorf("variables = %v", vars)
+	}
+	tok := aws.ToString(in.ClientRequestToken)
+	validToken(t, tok)
+	again := ev
+	again.Tag = "v1.4.0-other" // another event about the same execution
+	if p, _ := Plans(again, table.Select(again)); len(p) != 1 || aws.ToString(p[0].Input.ClientRequestToken) != tok {
+		t.Errorf("a second event for execution %s made another token", ev.ID)
+	}
+	other := ev
+	other.ID = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+	if p, _ := Plans(other, table.Select(other)); len(p) != 1 || aws.ToString(p[0].Input.ClientRequestToken) == tok {
+		t.Errorf("another execution made the same token")
+	}
+	// No digest: refused, never started without one.
+	none := ev
+	none.Digest = ""
+	if _, err := Plans(none, table.Select(none)); err == nil || !strings.Contains(err.Error(), "needs the event's image digest") {
+		t.Errorf("Plans without a digest: %v", err)
+	}
+	// A tag filter on a promotion needs a tag.
+	dr := Event{Kind: KindPromotion, ID: ev.ID, Pipeline: "worker-prod", Digest: digest}
+	if r := Reasons(table.Select(dr)); !strings.Contains(r["worker-dr"], "without a tag") {
+		t.Errorf("untagged promotion through a tag filter: %v", r)
+	}
+	dr.Tag = "v2.0.0"
+	if got := Matched(table.Select(dr)); len(got) != 1 || got[0].Route.Name != "worker-dr" {
+		t.Errorf("worker-dr did not take a tagged promotion: %v", got)
 	}
 }

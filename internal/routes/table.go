@@ -29,6 +29,7 @@ import (
 	"path"
 	"regexp"
 	"slices"
+	"strings"
 
 	"github.com/Masterminds/semver/v3"
 
@@ -45,15 +46,16 @@ type Table struct {
 type Route struct {
 	// Name identifies the route in logs and idempotency tokens; unique in a table.
 	Name string `json:"name"`
-	// Exactly one of ECR and GitHub is the event source.
-	ECR    *ECRSource    `json:"ecr,omitempty"`
-	GitHub *GitHubSource `json:"github,omitempty"`
+	// Exactly one of ECR, GitHub and CodePipeline is the event source.
+	ECR          *ECRSource          `json:"ecr,omitempty"`
+	GitHub       *GitHubSource       `json:"github,omitempty"`
+	CodePipeline *CodePipelineSource `json:"codepipeline,omitempty"`
 	// Tags filters on the image tag or Git tag; nil matches every tag.
 	Tags *TagFilter `json:"tags,omitempty"`
 	// Pipeline is the CodePipeline pipeline to start.
 	Pipeline string `json:"pipeline"`
 	// SourceAction, when set, gets a source revision override: the image digest
-	// (ECR events) or the commit SHA (GitHub events).
+	// (ECR and CodePipeline events) or the commit SHA (GitHub events).
 	SourceAction string `json:"sourceAction,omitempty"`
 	// Variables are pipeline variables, each a {{.Field}} template over the event
 	// (see TemplateData).
@@ -81,6 +83,17 @@ type ECRSource struct {
 	Untagged bool `json:"untagged,omitempty"`
 
 	policy severity.Policy
+}
+
+// CodePipelineSource routes the successful executions of another pipeline:
+// promotion. The event is CodePipeline's Pipeline Execution State Change with
+// state SUCCEEDED; the Lambda confirms the execution with GetPipelineExecution
+// (succeeded, not a rollback) and reads the image digest it deployed, which the
+// route passes on as the source revision. The token is the source execution's
+// id, so one execution never promotes twice.
+type CodePipelineSource struct {
+	// Pipeline is the pipeline whose successful executions are promoted.
+	Pipeline string `json:"pipeline"`
 }
 
 // GitHubSource routes webhook deliveries from one GitHub repository.
@@ -147,7 +160,54 @@ func New(routes []Route) (*Table, error) {
 	if len(t.Routes) == 0 {
 		return nil, errors.New("route table: no routes: add at least one to \"routes\"")
 	}
+	if err := t.promotionCycle(); err != nil {
+		return nil, fmt.Errorf("route table: %w", err)
+	}
 	return t, nil
+}
+
+// promotionCycle refuses promotion routes that lead back to where they
+// started: each success would start the next pipeline for ever.
+func (t *Table) promotionCycle() error {
+	next := map[string][]string{}
+	for _, r := range t.Routes {
+		if r.CodePipeline != nil {
+			next[r.CodePipeline.Pipeline] = append(next[r.CodePipeline.Pipeline], r.Pipeline)
+		}
+	}
+	const (
+		visiting = 1
+		done     = 2
+	)
+	state := map[string]int{}
+	var walk func(p string, path []string) error
+	walk = func(p string, path []string) error {
+		switch state[p] {
+		case visiting:
+			return fmt.Errorf("promotion routes form a cycle (%s): each success would start the next pipeline for ever", strings.Join(append(path, p), " -> "))
+		case done:
+			return nil
+		}
+		state[p] = visiting
+		for _, n := range next[p] {
+			if err := walk(n, append(path, p)); err != nil {
+				return err
+			}
+		}
+		state[p] = done
+		return nil
+	}
+	sources := make([]string, 0, len(next))
+	for p := range next {
+		sources = append(sources, p)
+	}
+	slices.Sort(sources)
+	for _, p := range sources {
+		if err := walk(p, nil); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Parse decodes and validates a route table.
@@ -187,8 +247,9 @@ func (r *Route) validate() error {
 		return fmt.Errorf("name %q: use 1-64 letters, digits, '.', '_' or '-'", r.Name)
 	case r.Pipeline == "":
 		return errors.New("pipeline: required: the name of the pipeline to start")
-	case (r.ECR == nil) == (r.GitHub == nil):
-		return errors.New("give exactly one of \"ecr\" and \"github\" as the event source")
+	}
+	if n := btoi(r.ECR != nil) + btoi(r.GitHub != nil) + btoi(r.CodePipeline != nil); n != 1 {
+		return errors.New("give exactly one of \"ecr\", \"github\" and \"codepipeline\" as the event source")
 	}
 	if err := names.Pipeline(r.Pipeline); err != nil {
 		return fmt.Errorf("pipeline %w", err)
@@ -206,6 +267,14 @@ func (r *Route) validate() error {
 	if r.GitHub != nil {
 		if err := r.GitHub.validate(); err != nil {
 			return fmt.Errorf("github.%w", err)
+		}
+	}
+	if c := r.CodePipeline; c != nil {
+		if err := names.Pipeline(c.Pipeline); err != nil {
+			return fmt.Errorf("codepipeline.pipeline %w", err)
+		}
+		if c.Pipeline == r.Pipeline {
+			return fmt.Errorf("codepipeline.pipeline %q: a pipeline cannot promote its own executions", c.Pipeline)
 		}
 	}
 	if r.Tags != nil {
@@ -231,6 +300,13 @@ func (r *Route) validate() error {
 		r.vars[name] = tmpl
 	}
 	return nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func (s *ECRSource) validate() error {

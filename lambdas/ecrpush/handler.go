@@ -11,10 +11,11 @@ import (
 	"github.com/pipebridge/pipebridge/internal/routes"
 )
 
-// handler turns ECR and Inspector EventBridge events into pipeline executions.
+// handler turns ECR and Inspector EventBridge events into pipeline executions,
+// and CodePipeline's successful executions into promotions.
 type handler struct {
 	routes    *routes.Table
-	pipelines dispatch.Starter
+	pipelines pipelines
 	log       *slog.Logger
 }
 
@@ -31,7 +32,18 @@ func (h *handler) Handle(ctx context.Context, raw json.RawMessage) error {
 	case err != nil:
 		h.log.ErrorContext(ctx, "malformed event", "error", err.Error(), "eventId", ev.ID)
 		return err
+	case ev.Kind == routes.KindPromotion && !h.promotes(ev.Pipeline):
+		err = errors.New("no route promotes this pipeline")
 	default:
+		if ev.Kind == routes.KindPromotion {
+			if err := h.resolve(ctx, &ev); errors.Is(err, errNotPromoted) {
+				dispatch.LogIgnored(ctx, h.log, ev, err.Error(), nil)
+				return nil
+			} else if err != nil {
+				h.log.ErrorContext(ctx, "promotion refused", "pipeline", ev.Pipeline, "executionId", ev.ID, "error", err.Error())
+				return err
+			}
+		}
 		ds = h.routes.Select(ev)
 		if matched := routes.Matched(ds); len(matched) > 0 {
 			return dispatch.Run(ctx, h.pipelines, h.log, ev, matched).Err()

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/codepipeline"
 
@@ -263,4 +264,124 @@ func FuzzHandle(f *testing.F) {
 			t.Fatalf("CodePipeline rejected a request: %v", rej)
 		}
 	})
+}
+
+// Promotion end to end against the CodePipeline stand-in: a push starts
+// staging; staging's success (and only its success, confirmed by
+// GetPipelineExecution) starts prod with exactly the digest staging deployed,
+// once per staging execution however often the event comes.
+func TestPromotion(t *testing.T) {
+	table, err := routes.Parse([]byte(`{"routes": [
+  {"name": "worker-staging", "ecr": {"repository": "web", "account": "123456789012"}, "pipeline": "worker-staging", "sourceAction": "Image",
+   "variables": {"IMAGE_TAG": "{{.Tag}}", "TRIGGER_ID": "{{.EventID}}"}},
+  {"name": "worker-prod", "codepipeline": {"pipeline": "worker-staging"}, "pipeline": "worker-prod", "sourceAction": "Image",
+   "variables": {"IMAGE_TAG": "{{.Tag}}", "TRIGGER_ID": "{{.EventID}}"}}
+]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := []string{"IMAGE_TAG", "TRIGGER_ID"}
+	stub := cpstub.Start(
+		cpstub.Pipeline{Name: "worker-staging", Variables: vars, SourceActions: []string{"Image"}},
+		cpstub.Pipeline{Name: "worker-prod", Variables: vars, SourceActions: []string{"Image"}},
+		cpstub.Pipeline{Name: "api-staging"},
+	)
+	t.Cleanup(stub.Close)
+	logs := &bytes.Buffer{}
+	h := &handler{routes: table, pipelines: stub.Client(), log: slog.New(slog.NewJSONHandler(logs, nil))}
+	ctx := context.Background()
+	const digest = "sha256:7f5b2640fe6fb4f46592dfd3410c4a79dac4f89e4782432e0378abcd12345678" // push.json's
+	byPipeline := func(name string) []cpstub.Execution {
+		var out []cpstub.Execution
+		for _, x := range stub.Executions() {
+			if x.Request.Name == name {
+				out = append(out, x)
+			}
+		}
+		return out
+	}
+	if err := h.Handle(ctx, ecrevents.Load(t, "push.json", nil, nil)); err != nil {
+		t.Fatal(err)
+	}
+	staging := byPipeline("worker-staging")
+	if len(staging) != 1 {
+		t.Fatalf("staging executions %+v; logs:\n%s", staging, logs)
+	}
+	x := staging[0].ID
+	succeeded := cpstub.StateChangeEvent("worker-staging", x, "SUCCEEDED", "", time.Time{})
+
+	// Staging failed: its FAILED event promotes nothing.
+	if err := h.Handle(ctx, cpstub.StateChangeEvent("worker-staging", x, "FAILED", "", time.Time{})); err != nil || len(byPipeline("worker-prod")) != 0 {
+		t.Fatalf("FAILED: err %v, prod executions %d", err, len(byPipeline("worker-prod")))
+	}
+	// A SUCCEEDED event that CodePipeline does not confirm (the execution is
+	// still in progress, or failed): refused, returned for retry, nothing starts.
+	for _, status := range []string{"", "Failed"} {
+		if status != "" {
+			stub.SetStatus("worker-staging", x, status)
+		}
+		err := h.Handle(ctx, succeeded)
+		if err == nil || !strings.Contains(err.Error(), "not Succeeded: only a successful execution promotes its image") {
+			t.Errorf("unconfirmed success (%q): %v", status, err)
+		}
+		if n := len(byPipeline("worker-prod")); n != 0 {
+			t.Fatalf("prod started %d times without a successful staging execution", n)
+		}
+	}
+
+	stub.SetStatus("worker-staging", x, "Succeeded")
+	for i := range 3 { // EventBridge's retries and a replay: one prod execution
+		if err := h.Handle(ctx, succeeded); err != nil {
+			t.Fatalf("Handle %d: %v", i, err)
+		}
+	}
+	prod := byPipeline("worker-prod")
+	if len(prod) != 1 {
+		t.Fatalf("prod executions %d, want 1; logs:\n%s", len(prod), logs)
+	}
+	req := prod[0].Request
+	if len(req.SourceRevisions) != 1 || req.SourceRevisions[0] != (cpstub.SourceRevision{ActionName: "Image", RevisionType: "IMAGE_DIGEST", RevisionValue: digest}) {
+		t.Errorf("prod source revisions %+v, want staging's digest", req.SourceRevisions)
+	}
+	got := map[string]string{}
+	for _, v := range req.Variables {
+		got[v.Name] = v.Value
+	}
+	if got["IMAGE_TAG"] != "v2.3.0" || got["TRIGGER_ID"] != x {
+		t.Errorf("prod variables %v, want IMAGE_TAG v2.3.0 and TRIGGER_ID %s (the staging execution)", got, x)
+	}
+	if !strings.HasPrefix(req.ClientRequestToken, x+"-") {
+		t.Errorf("token %q is not derived from the staging execution %s", req.ClientRequestToken, x)
+	}
+
+	// A rollback's success re-deployed an older image: never promoted.
+	const rollback = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+	stub.SetExecution("worker-staging", rollback, cpstub.ExecutionDetail{Status: "Succeeded", ExecutionType: "ROLLBACK",
+		Revisions: []cpstub.Revision{{Name: "Image", RevisionID: "sha256:" + strings.Repeat("0", 64)}}})
+	logs.Reset()
+	if err := h.Handle(ctx, cpstub.StateChangeEvent("worker-staging", rollback, "SUCCEEDED", "", time.Time{})); err != nil {
+		t.Fatal(err)
+	}
+	if len(byPipeline("worker-prod")) != 1 || !strings.Contains(logs.String(), "is a rollback") {
+		t.Errorf("a rollback was promoted, or not said:\n%s", logs)
+	}
+	// A success without a digest (a build pipeline's): refused, not guessed.
+	const built = "1a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+	stub.SetExecution("worker-staging", built, cpstub.ExecutionDetail{Status: "Succeeded",
+		Revisions: []cpstub.Revision{{Name: "Source", RevisionID: "4f6c1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b"}}})
+	if err := h.Handle(ctx, cpstub.StateChangeEvent("worker-staging", built, "SUCCEEDED", "", time.Time{})); err == nil || !strings.Contains(err.Error(), "no image digest") {
+		t.Errorf("success without a digest: %v", err)
+	}
+	// A pipeline no route promotes: ignored without asking CodePipeline.
+	calls := stub.GetExecutionCalls()
+	logs.Reset()
+	if err := h.Handle(ctx, cpstub.StateChangeEvent("api-staging", x, "SUCCEEDED", "", time.Time{})); err != nil {
+		t.Fatal(err)
+	}
+	if stub.GetExecutionCalls() != calls || !strings.Contains(logs.String(), "no route promotes this pipeline") {
+		t.Errorf("unpromoted pipeline: %d GetPipelineExecution calls, logs:\n%s", stub.GetExecutionCalls()-calls, logs)
+	}
+	if len(byPipeline("worker-prod")) != 1 || len(stub.Rejected()) != 0 {
+		t.Errorf("prod executions %d, rejected %v", len(byPipeline("worker-prod")), stub.Rejected())
+	}
 }

@@ -84,6 +84,7 @@ type Server struct {
 	throttle   int
 	throttled  int
 	details    map[string]ExecutionDetail // "pipeline\x00id"
+	statuses   map[string]string          // "pipeline\x00id" of started executions
 	jobs       map[string]*jobState
 	getCalls   int
 }

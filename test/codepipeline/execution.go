@@ -52,6 +52,18 @@ func (s *Server) SetExecution(pipeline, id string, d ExecutionDetail) {
 	s.details[pipeline+"\x00"+id] = d
 }
 
+// SetStatus sets the status GetPipelineExecution reports for an execution the
+// stand-in started (Succeeded, Failed...), keeping its variables and source
+// revisions: a started execution is InProgress until a test moves it on.
+func (s *Server) SetStatus(pipeline, id, status string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.statuses == nil {
+		s.statuses = map[string]string{}
+	}
+	s.statuses[pipeline+"\x00"+id] = status
+}
+
 // GetExecutionCalls counts GetPipelineExecution requests answered.
 func (s *Server) GetExecutionCalls() int {
 	s.mu.Lock()
@@ -94,6 +106,7 @@ func (s *Server) getPipelineExecution(w http.ResponseWriter, body []byte) {
 				for _, sr := range e.Request.SourceRevisions {
 					d.Revisions = append(d.Revisions, Revision{Name: sr.ActionName + "Artifact", RevisionID: sr.RevisionValue})
 				}
+				d.Status = s.statuses[req.PipelineName+"\x00"+req.PipelineExecutionID]
 			}
 		}
 	}
