@@ -26,11 +26,16 @@ Shows what the Lambdas would do with an event: which routes match, why each othe
 route does not, and the exact StartPipelineExecution requests they would send. It
 makes no AWS or GitHub calls and does not check webhook signatures.
 
-The event is an ECR EventBridge event (--event, as EventBridge delivers it), or a
-GitHub delivery: its body (--body) with its headers (--headers, "Name: value" lines
+The event is an ECR EventBridge event (--event, as EventBridge delivers it), a
+CodePipeline Pipeline Execution State Change event (--event: a promotion; the
+Lambda reads the digest the execution deployed from CodePipeline, give it with
+--digest), or a GitHub delivery: its body (--body) with its headers (--headers, "Name: value" lines
 as GitHub's Recent Deliveries page shows them) or just its event type
 (--github-event). GitHub releases and tag creations carry no commit SHA; the Lambda
 looks it up through the GitHub API: give it with --commit to see the full request.
+
+After the requests, the promotion chain: which pipelines each started one
+promotes to, in turn, when it succeeds (promoteFrom in the config).
 
 Exit status: 0 when at least one route matches and every matched route makes a
 valid request; 1 when none matches, or a matched one would be refused (the
@@ -38,6 +43,7 @@ Lambda then fails the event rather than drop it).
 
 Examples:
   pipebridge explain --routes routes.json --event ecr-push.json
+  pipebridge explain --routes routes.json --event pipeline-succeeded.json --digest sha256:9f86d0...
   pipebridge explain --routes routes.json --github-event release --body delivery.json --commit 9fceb02
   pipebridge explain --routes routes.json --headers headers.txt --body delivery.json
 `
@@ -51,6 +57,7 @@ func runExplain(ctx context.Context, c *cli, args []string) error {
 	ghEvent := fs.String("github-event", "", "GitHub event `TYPE` (X-GitHub-Event), when there is no --headers")
 	deliveryID := fs.String("delivery", "", "X-GitHub-Delivery `ID` (default: from --headers, or 00000000-0000-0000-0000-000000000000)")
 	commitSHA := fs.String("commit", "", "commit `SHA` the tag points at, for events that do not carry it")
+	digest := fs.String("digest", "", "image `DIGEST` the execution deployed, for CodePipeline events")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -84,6 +91,9 @@ func runExplain(ctx context.Context, c *cli, args []string) error {
 			}
 			return err
 		}
+		if ev.Kind == routes.KindPromotion {
+			ev.Digest = *digest
+		}
 	} else {
 		if ev, err = readDelivery(*bodyPath, *headersPath, *ghEvent, *deliveryID); err != nil {
 			if errors.Is(err, ghevent.ErrIgnored) || errors.Is(err, ghevent.ErrPing) {
@@ -100,7 +110,7 @@ func runExplain(ctx context.Context, c *cli, args []string) error {
 }
 
 func explain(ctx context.Context, w io.Writer, table *routes.Table, ev routes.Event) error {
-	fmt.Fprintf(w, "Event: %s %s", ev.Kind, ev.Repository)
+	fmt.Fprintf(w, "Event: %s %s", ev.Kind, ev.Repository+ev.Pipeline)
 	if ev.Tag != "" {
 		fmt.Fprintf(w, " tag %s", ev.Tag)
 	} else if len(ev.Tags) > 0 {
@@ -111,6 +121,10 @@ func explain(ctx context.Context, w io.Writer, table *routes.Table, ev routes.Ev
 	if missingCommit {
 		ev.CommitSHA = "COMMIT-OF-" + ev.Tag
 		fmt.Fprintf(w, "Note: the delivery carries no commit SHA; the Lambda looks it up through the GitHub API. Shown as %s (pass --commit).\n", ev.CommitSHA)
+	}
+	if ev.Kind == routes.KindPromotion && ev.Digest == "" {
+		ev.Digest = "DIGEST-OF-" + ev.ID
+		fmt.Fprintf(w, "Note: the event carries no digest; the Lambda reads it from the execution (GetPipelineExecution), and promotes only a Succeeded standard execution. Shown as %s (pass --digest).\n", ev.Digest)
 	}
 	decisions := table.Select(ev)
 	matched := routes.Matched(decisions)
@@ -147,6 +161,7 @@ func explain(ctx context.Context, w io.Writer, table *routes.Table, ev routes.Ev
 		}
 		fmt.Fprintf(w, "# route %s\n%s", p.Route.Name, body)
 	}
+	chain(w, table, plans)
 	if refused != nil {
 		return errCheckFailed
 	}
@@ -213,4 +228,30 @@ func formPayload(body []byte) ([]byte, error) {
 		return nil, fmt.Errorf("form-encoded delivery: %w", err)
 	}
 	return []byte(form.Get("payload")), nil
+}
+
+// chain prints the promotions that follow the started pipelines: each
+// pipeline's success starts the ones that promote from it, with the same
+// digest, and so on (the route table refuses cycles).
+func chain(w io.Writer, table *routes.Table, plans []routes.Plan) {
+	next := map[string][]*routes.Route{}
+	for _, r := range table.Routes {
+		if r.CodePipeline != nil {
+			next[r.CodePipeline.Pipeline] = append(next[r.CodePipeline.Pipeline], r)
+		}
+	}
+	var lines []string
+	var walk func(pipeline, indent string)
+	walk = func(pipeline, indent string) {
+		for _, r := range next[pipeline] {
+			lines = append(lines, fmt.Sprintf("%swhen %s succeeds (after its bake): %s starts with the same digest (route %s)", indent, pipeline, r.Pipeline, r.Name))
+			walk(r.Pipeline, indent+"  ")
+		}
+	}
+	for _, p := range plans {
+		walk(p.Route.Pipeline, "  ")
+	}
+	if len(lines) > 0 {
+		fmt.Fprintf(w, "\nThen (promotions):\n%s\n", strings.Join(lines, "\n"))
+	}
 }

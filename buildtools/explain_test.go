@@ -22,6 +22,9 @@ func TestExplainGolden(t *testing.T) {
 		{"tag-push", []string{"--github-event", "push", "--body", "../internal/ghevent/testdata/push.tag-created.json"}, 1},
 		{"tag-deleted", []string{"--github-event", "push", "--body", "../internal/ghevent/testdata/github/push.json"}, 1},
 		{"ecr-push-long-tag", []string{"--event", dir + "ecr-push-long-tag.json"}, 1},
+		// AWS's sample CodePipeline event (test/codepipeline/testdata), for worker-staging succeeding.
+		{"pipeline-succeeded", []string{"--event", dir + "pipeline-succeeded.json", "--digest", "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}, 0},
+		{"pipeline-succeeded-no-digest", []string{"--event", dir + "pipeline-succeeded.json"}, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -30,7 +30,7 @@ type pipelineAction struct {
 func needsPipelineAction(cfg *config.Config) bool {
 	for i := range cfg.Apps {
 		for _, e := range cfg.Apps[i].Environments {
-			if e.Trigger.On == "image" || !e.AllowDowngrade {
+			if e.DeploysImages() || !e.AllowDowngrade {
 				return true
 			}
 		}

@@ -54,7 +54,7 @@ func newApp(stack awscdk.Stack, a *config.App, s *shared) *app {
 	var build awscodebuild.PipelineProject
 	for j := range a.Environments {
 		e := &a.Environments[j]
-		if e.Trigger.On != "image" && build == nil {
+		if !e.DeploysImages() && build == nil {
 			build = out.newBuildProject(scope, s)
 		}
 		out.pipelines = append(out.pipelines, out.newPipeline(scope, e, s, build))
@@ -185,7 +185,7 @@ func (ap *app) newBuildProject(scope constructs.Construct, s *shared) awscodebui
 			Resources: jsii.Strings(a.BuildSecretsRoleARN),
 		}))
 	}
-	ap.grantBuildCommon(scope, "Build", p, s, func(e *config.Environment) bool { return e.Trigger.On != "image" })
+	ap.grantBuildCommon(scope, "Build", p, s, func(e *config.Environment) bool { return !e.DeploysImages() })
 	return p
 }
 
@@ -250,8 +250,8 @@ func (ap *app) newPipeline(scope constructs.Construct, e *config.Environment, s 
 	// What the approval shows: a link to what is deployed, and its tag, commit and
 	// image, as pipeline and action variables CodePipeline resolves.
 	var approvalLink, approvalInfo string
-	switch e.Trigger.On {
-	case "image":
+	switch {
+	case e.DeploysImages():
 		src := awscodepipelineactions.NewEcrSourceAction(&awscodepipelineactions.EcrSourceActionProps{
 			ActionName: jsii.String(config.ECRSourceAction), Repository: repo, ImageTag: jsii.String(unpushedTag), Output: source,
 		})
@@ -262,14 +262,21 @@ func (ap *app) newPipeline(scope constructs.Construct, e *config.Environment, s 
 			}},
 		)
 		s.action.use(repo.RepositoryArn(), serviceARN(cfg, e), nil)
+		trigger := "EventBridge event id that started the execution"
+		if e.PromoteFrom != "" {
+			trigger = "the execution of " + config.PipelineName(a, &config.Environment{Name: e.PromoteFrom}) + " whose image this one promotes"
+		}
 		props.Variables = &[]awscodepipeline.Variable{
 			variable(config.VarImageTag, "image tag that started the execution (set by the ecrpush Lambda)"),
-			variable(config.VarTriggerID, "EventBridge event id that started the execution"),
+			variable(config.VarTriggerID, trigger),
 		}
 		digest := *src.Variables().ImageDigest
 		approvalLink = fmt.Sprintf("https://%s.console.aws.amazon.com/ecr/repositories/private/%s/%s/_/image/%s/details?region=%s",
 			cfg.Region, cfg.Account, a.ECR.Repository, digest, cfg.Region)
 		approvalInfo = fmt.Sprintf("image tag #{variables.%s}, digest %s", config.VarImageTag, digest)
+		if e.PromoteFrom != "" {
+			approvalInfo += fmt.Sprintf(", promoted from %s (execution #{variables.%s})", e.PromoteFrom, config.VarTriggerID)
+		}
 	default:
 		owner, repoName, _ := strings.Cut(a.GitHub, "/")
 		branch := "main"
@@ -351,7 +358,7 @@ func (ap *app) newPipeline(scope constructs.Construct, e *config.Environment, s 
 	stages = append(stages, deploy)
 	props.Stages = &stages
 	pipeline := awscodepipeline.NewPipeline(scope, jsii.String(id+"Pipeline"), props)
-	if e.Trigger.On == "image" {
+	if e.DeploysImages() {
 		removeECRSourceRule(pipeline)
 	}
 	ap.suppressPipeline(pipeline)

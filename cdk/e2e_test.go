@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -156,7 +157,8 @@ func TestEndToEnd(t *testing.T) {
 	ecrpush := run("ecrpush", "./lambdas/ecrpush", dispatch.EnvRoutes+"="+tables["TriggersECRPush"])
 	ghrelease := run("ghrelease", "./lambdas/ghrelease", dispatch.EnvRoutes+"="+tables["TriggersGHRelease"], "WEBHOOK_SECRET_ARN="+aws.ToString(secret.ARN), "GITHUB_TOKEN_SECRET_ARN="+aws.ToString(token.ARN))
 
-	// acme/worker:v1.4.2 is pushed (staging), then its scan completes clean (prod).
+	// acme/worker:v1.4.2 is pushed (staging waits for the scan), then its scan
+	// completes clean (staging); staging's success promotes it to prod.
 	push := `{"version":"0","id":"13cde686-328b-6117-af20-0e5566167482","detail-type":"ECR Image Action","source":"aws.ecr",
 "account":"123456789012","time":"2026-11-22T10:00:00Z","region":"us-east-1","resources":[],
 "detail":{"result":"SUCCESS","repository-name":"acme/worker","image-digest":"sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08","action-type":"PUSH","image-tag":"v1.4.2"}}`
@@ -170,6 +172,53 @@ func TestEndToEnd(t *testing.T) {
 	res, err := ecrpush.Invoke(context.Background(), []byte(scan))
 	if err != nil || res.Err != nil {
 		t.Fatalf("ecrpush: %v %v", err, res.Err)
+	}
+
+	var staging string
+	for _, ex := range cp.Executions() {
+		if ex.Request.Name == "worker-staging" {
+			staging = ex.ID
+		}
+	}
+	if staging == "" {
+		t.Fatalf("the scan did not start worker-staging: %+v", cp.Executions())
+	}
+	promote := func(state string) lambdaruntime.Result {
+		t.Helper()
+		res, err := ecrpush.Invoke(context.Background(), cpstub.StateChangeEvent("worker-staging", staging, state, "", time.Time{}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	// Staging fails: nothing is promoted. Its SUCCEEDED event while CodePipeline
+	// still reports it in progress: refused (an error, for the dead-letter queue).
+	if res := promote("FAILED"); res.Err != nil {
+		t.Errorf("FAILED event: %v", res.Err)
+	}
+	if res := promote("SUCCEEDED"); res.Err == nil || !strings.Contains(res.Err.ErrorMessage, "only a successful execution promotes") {
+		t.Errorf("unconfirmed SUCCEEDED event: %+v", res.Err)
+	}
+	for _, ex := range cp.Executions() {
+		if ex.Request.Name == "worker-prod" {
+			t.Fatalf("worker-prod started before worker-staging succeeded")
+		}
+	}
+	// Staging succeeds (after its bake); the event comes twice: one prod start.
+	cp.SetStatus("worker-staging", staging, "Succeeded")
+	for range 2 {
+		if res := promote("SUCCEEDED"); res.Err != nil {
+			t.Fatalf("promotion: %v", res.Err)
+		}
+	}
+	prods := 0
+	for _, ex := range cp.Executions() {
+		if ex.Request.Name == "worker-prod" {
+			prods++
+		}
+	}
+	if prods != 1 {
+		t.Errorf("%d worker-prod executions, want 1", prods)
 	}
 
 	for _, rel := range []struct {
@@ -200,7 +249,8 @@ func TestEndToEnd(t *testing.T) {
 		t.Errorf("worker-staging request %+v", r)
 	}
 	if r := got["worker-prod"]; r.SourceRevisions[0] != (cpstub.SourceRevision{ActionName: "Image", RevisionType: "IMAGE_DIGEST",
-		RevisionValue: "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}) || !slices.Contains(r.Variables, cpstub.Variable{Name: "IMAGE_TAG", Value: "v1.4.2"}) {
+		RevisionValue: "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}) || !slices.Contains(r.Variables, cpstub.Variable{Name: "IMAGE_TAG", Value: "v1.4.2"}) ||
+		!slices.Contains(r.Variables, cpstub.Variable{Name: "TRIGGER_ID", Value: staging}) {
 		t.Errorf("worker-prod request %+v", r)
 	}
 	if r := got["web-staging"]; r.SourceRevisions[0].RevisionValue != "2222222222222222222222222222222222222222" {

@@ -95,7 +95,7 @@ func newDeployReport(scope constructs.Construct, p *triggersProps) {
 			e := &a.Environments[j]
 			name := config.PipelineName(a, e)
 			t := reports.Target{App: a.Name, Environment: e.Name, Production: e.Production, URL: e.URL}
-			if e.Trigger.On == "image" {
+			if e.DeploysImages() {
 				// The commit of an image whose tag is not one is its revision label.
 				t.ImageRepository = a.ECR.Repository
 				imageRepos = append(imageRepos, *stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("ecr"), Resource: jsii.String("repository"), ResourceName: jsii.String(a.ECR.Repository)}))

@@ -44,12 +44,19 @@ func TestDeployStageConditions(t *testing.T) {
 	if jsonString(worker["OnFailure"]) != `{"Result":"ROLLBACK"}` || worker["BeforeEntry"] != nil || worker["OnSuccess"] != nil {
 		t.Errorf("worker-prod conditions %s", jsonString(worker))
 	}
+	// worker-staging bakes 10 minutes on its alarm (its success is what
+	// promotes to worker-prod), but is not production: no rollback on failure.
+	ws := deploy("worker-staging")
+	if ws["OnFailure"] != nil || get(ws, "OnSuccess", "Conditions", 0, "Rules", 0, "Configuration", "WaitTime") != "10" ||
+		get(ws, "OnSuccess", "Conditions", 0, "Rules", 0, "Configuration", "AlarmName") != "worker-staging-errors" {
+		t.Errorf("worker-staging conditions %s", jsonString(ws))
+	}
 	staging := deploy("web-staging")
 	if staging["OnFailure"] != nil || staging["BeforeEntry"] != nil || staging["OnSuccess"] != nil || get(staging, "Actions", 0, "Configuration", "DeploymentTimeout") != float64(30) {
 		t.Errorf("web-staging %s", jsonString(staging))
 	}
 
-	// The rules run as the pipeline's role: it may read those two alarms only.
+	// The rules run as the pipeline's role: each may read its own alarms only.
 	alarmARN := func(name string) string {
 		return `{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":cloudwatch:us-east-1:123456789012:alarm:` + name + `"]]}`
 	}
@@ -59,8 +66,13 @@ func TestDeployStageConditions(t *testing.T) {
 			if !strings.Contains(strings.Join(st.Actions, ","), "cloudwatch:") {
 				continue
 			}
-			if !strings.HasPrefix(id, "WebProdRolesPipeline") || st.Sid != "WatchAlarms" || strings.Join(st.Actions, ",") != "cloudwatch:DescribeAlarms" ||
-				strings.Join(st.Resources, " ") != alarmARN("web-prod-5xx")+" "+alarmARN("web-prod-latency") {
+			want := map[string]string{"WebProdRolesPipeline": alarmARN("web-prod-5xx") + " " + alarmARN("web-prod-latency"),
+				"WorkerStagingRolesPipeline": alarmARN("worker-staging-errors")}
+			ok := false
+			for prefix, arns := range want {
+				ok = ok || strings.HasPrefix(id, prefix) && strings.Join(st.Resources, " ") == arns
+			}
+			if !ok || st.Sid != "WatchAlarms" || strings.Join(st.Actions, ",") != "cloudwatch:DescribeAlarms" {
 				t.Errorf("policy %s: %+v", id, st)
 			}
 			found = true

@@ -175,6 +175,8 @@ func TestIAMStatements(t *testing.T) {
 		{"Logs", []string{"logs:CreateLogStream", "logs:PutLogEvents"}, []string{`{"Fn::GetAtt":["TriggersECRPushLogs*","Arn"]}`}, ""},
 		{"", []string{"sqs:SendMessage"}, []string{`{"Fn::GetAtt":["TriggersECRPushDeadLetters*","Arn"]}`}, ""},
 		{"StartRoutedPipelines", []string{"codepipeline:StartPipelineExecution"}, []string{pipelineARN("worker-prod"), pipelineARN("worker-staging")}, ""},
+		// Promotion reads back only the executions of the pipeline it promotes from.
+		{"ReadPromotedExecutions", []string{"codepipeline:GetPipelineExecution"}, []string{pipelineARN("worker-staging")}, ""},
 	}, find("TriggersECRPushRole"))
 	// The redelivery function reads the GitHub token and starts nothing.
 	compareStatements(t, []stmt{
@@ -397,7 +399,7 @@ func TestECRRules(t *testing.T) {
 	s := example(t)
 	rules := s.resources("AWS::Events::Rule")
 	if len(rules) != 6 {
-		t.Fatalf("%d rules, want 6 (push, scan and Inspector triggers, the redelivery schedule, two deploy report rules)", len(rules))
+		t.Fatalf("%d rules, want 6 (scan, Inspector and promotion triggers, the redelivery schedule, two deploy report rules)", len(rules))
 	}
 	triggers := 0
 	for id, r := range rules {
@@ -413,10 +415,11 @@ func TestECRRules(t *testing.T) {
 		if strings.HasPrefix(id, "Triggers") {
 			triggers++
 			want := map[string]any{
-				"source": []any{"aws.ecr"}, "detail-type": []any{"ECR Image Action"}, "account": []any{"123456789012"},
-				"detail": map[string]any{"action-type": []any{"PUSH"}, "result": []any{"SUCCESS"}, "repository-name": []any{"acme/worker"}},
+				"source": []any{"aws.codepipeline"}, "detail-type": []any{"CodePipeline Pipeline Execution State Change"}, "account": []any{"123456789012"},
+				"detail": map[string]any{"state": []any{"SUCCEEDED"}, "pipeline": []any{"worker-staging"}},
 			}
 			if strings.HasPrefix(id, "TriggersECRScanRule") {
+				want["source"] = []any{"aws.ecr"}
 				want["detail-type"] = []any{"ECR Image Scan"}
 				want["detail"] = map[string]any{"scan-status": []any{"COMPLETE"}, "repository-name": []any{"acme/worker"}}
 			}

@@ -192,8 +192,13 @@ func newECRPush(scope constructs.Construct, p *triggersProps, rt *routeTable) {
 		RetryAttempts:   jsii.Number(2),
 		MaxEventAge:     awscdk.Duration_Hours(jsii.Number(6)),
 	})
-	var pushRepos, scanRepos, scanRepoARNs []*string
+	var pushRepos, scanRepos, scanRepoARNs, promoted, promotedARNs []*string
 	for _, r := range rt.Table.Routes {
+		if r.CodePipeline != nil {
+			promoted = append(promoted, jsii.String(r.CodePipeline.Pipeline))
+			promotedARNs = append(promotedARNs, stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("codepipeline"), Resource: jsii.String(r.CodePipeline.Pipeline)}))
+			continue
+		}
 		for _, e := range r.ECR.Events {
 			if e == "push" {
 				pushRepos = append(pushRepos, jsii.String(r.ECR.Repository))
@@ -241,6 +246,24 @@ func newECRPush(scope constructs.Construct, p *triggersProps, rt *routeTable) {
 			EventPattern: &awsevents.EventPattern{
 				Source: jsii.Strings("aws.inspector2"), DetailType: jsii.Strings("Inspector2 Scan"), Account: account,
 				Detail: &map[string]any{"scan-status": []string{"INITIAL_SCAN_COMPLETE"}, "repository-name": dedupe(scanRepoARNs)},
+			},
+			Targets: &[]awsevents.IRuleTarget{target()},
+		})
+	}
+	if len(promoted) > 0 {
+		// Promotions: a source pipeline's success, after its bake (CodePipeline
+		// sends SUCCEEDED only once the Deploy stage's onSuccess condition
+		// passed). The function reads the execution back before it promotes.
+		fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("ReadPromotedExecutions"),
+			Actions:   jsii.Strings("codepipeline:GetPipelineExecution"),
+			Resources: jsii.Strings(dedupe(promotedARNs)...),
+		}))
+		awsevents.NewRule(scope, jsii.String("PromotionRule"), &awsevents.RuleProps{
+			Description: jsii.String("pipebridge: successful executions of pipelines that other environments promote from"),
+			EventPattern: &awsevents.EventPattern{
+				Source: jsii.Strings("aws.codepipeline"), DetailType: jsii.Strings("CodePipeline Pipeline Execution State Change"), Account: account,
+				Detail: &map[string]any{"state": []string{"SUCCEEDED"}, "pipeline": dedupe(promoted)},
 			},
 			Targets: &[]awsevents.IRuleTarget{target()},
 		})

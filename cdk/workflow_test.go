@@ -128,10 +128,13 @@ func TestExampleWorkflowTagsAreRouted(t *testing.T) {
 		for _, pattern := range wf.On.Push.Tags {
 			// A release tag the pattern admits, as a person would push it.
 			tag := strings.Replace(pattern, "*", "1.2.3", 1)
+			// Its push, or its clean scan (routes that wait for the scan).
 			ev := routes.Event{Kind: routes.KindECRPush, ID: "e", Account: cfg.Account, Region: cfg.Region, Repository: a.ECR.Repository,
 				Tag: tag, Digest: "sha256:" + strings.Repeat("a", 64)}
-			if len(routes.Matched(ecr.Select(ev))) == 0 {
-				t.Errorf("the workflow pushes %s:%s; no route of the example config deploys it: %v", a.ECR.Repository, tag, routes.Reasons(ecr.Select(ev)))
+			scan := ev
+			scan.Kind, scan.Tag, scan.Tags, scan.Findings = routes.KindECRScan, "", []string{tag}, map[string]int64{}
+			if len(routes.Matched(ecr.Select(ev)))+len(routes.Matched(ecr.Select(scan))) == 0 {
+				t.Errorf("the workflow pushes %s:%s; no route of the example config deploys it: push %v, scan %v", a.ECR.Repository, tag, routes.Reasons(ecr.Select(ev)), routes.Reasons(ecr.Select(scan)))
 			}
 		}
 	}

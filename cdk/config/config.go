@@ -164,7 +164,7 @@ func (a *App) PushRepository() string {
 // Builds says whether any environment builds the image from GitHub.
 func (a *App) Builds() bool {
 	for _, e := range a.Environments {
-		if e.Trigger.On != "image" {
+		if !e.DeploysImages() {
 			return true
 		}
 	}
@@ -179,6 +179,10 @@ type Environment struct {
 	// Approval adds a manual approval before the deploy.
 	Approval bool    `yaml:"approval"`
 	Trigger  Trigger `yaml:"trigger"`
+	// PromoteFrom names another environment of the same app, instead of a
+	// trigger: when that environment's execution succeeds (after its bake),
+	// this one deploys exactly the image digest it deployed, and never builds.
+	PromoteFrom string `yaml:"promoteFrom"`
 	// Family is the service's task definition family (default: the service
 	// name); the deploy role may tag only its revisions.
 	Family string `yaml:"family"`
@@ -223,6 +227,11 @@ type DeployWindow struct {
 	Cron     string `yaml:"cron"`
 	TimeZone string `yaml:"timeZone"`
 }
+
+// DeploysImages says whether the environment's pipeline deploys an image from
+// the app's repository by digest (an image trigger, or a promotion) rather
+// than building one from GitHub.
+func (e *Environment) DeploysImages() bool { return e.Trigger.On == "image" || e.PromoteFrom != "" }
 
 // RollsBack says whether the Deploy stage rolls back on failure.
 func (e *Environment) RollsBack() bool { return e.Rollback != nil && *e.Rollback }
@@ -618,6 +627,67 @@ func (a *App) validate(v *validator, c *Config, base []any) {
 		}
 		seen[e.Name] = j
 	}
+	a.validatePromotions(v, c, base, seen)
+}
+
+// validatePromotions checks each promoteFrom: an environment of the same app,
+// not itself, no cycle, and one whose executions deploy an image by digest
+// (the digest is what is promoted).
+func (a *App) validatePromotions(v *validator, c *Config, base []any, index map[string]int) {
+	for j := range a.Environments {
+		e := &a.Environments[j]
+		if e.PromoteFrom == "" {
+			continue
+		}
+		p := at(base, "environments", j, "promoteFrom")
+		k, ok := index[e.PromoteFrom]
+		switch {
+		case e.PromoteFrom == e.Name:
+			v.fail(p, "%q is this environment: promote from another environment of app %s", e.PromoteFrom, a.Name)
+			continue
+		case !ok:
+			var others []string
+			for _, o := range c.Apps {
+				for _, oe := range o.Environments {
+					if oe.Name == e.PromoteFrom && o.Name != a.Name {
+						others = append(others, o.Name)
+					}
+				}
+			}
+			if len(others) > 0 {
+				v.fail(p, "%q is an environment of app %s, not of %s: an environment promotes only its own app's images", e.PromoteFrom, strings.Join(others, ", "), a.Name)
+			} else {
+				v.fail(p, "%q: app %s has no such environment (it has %s)", e.PromoteFrom, a.Name, strings.Join(envNames(a), ", "))
+			}
+			continue
+		}
+		src := &a.Environments[k]
+		if !src.DeploysImages() {
+			v.fail(p, "%q builds its image from GitHub (trigger on: %s): promotion takes the digest an image pipeline deployed; promote from an environment with trigger on: image or promoteFrom, or give this one a trigger (release builds reuse the commit's image)", e.PromoteFrom, src.Trigger.On)
+		}
+		// Follow the chain back: it must end at a trigger, not come round.
+		chain := []string{e.Name}
+		for cur := e; cur.PromoteFrom != ""; {
+			chain = append(chain, cur.PromoteFrom)
+			i, ok := index[cur.PromoteFrom]
+			if !ok || cur.PromoteFrom == cur.Name {
+				break
+			}
+			if slices.Contains(chain[:len(chain)-1], cur.PromoteFrom) {
+				v.fail(p, "promotions form a cycle (%s): one environment must have a trigger", strings.Join(chain, " <- "))
+				break
+			}
+			cur = &a.Environments[i]
+		}
+	}
+}
+
+func envNames(a *App) []string {
+	var out []string
+	for _, e := range a.Environments {
+		out = append(out, e.Name)
+	}
+	return out
 }
 
 func (e *Environment) validate(v *validator, c *Config, a *App, base []any) {
@@ -656,6 +726,12 @@ func (e *Environment) validate(v *validator, c *Config, a *App, base []any) {
 	e.validateSafety(v, a, base)
 	t := &e.Trigger
 	tp := at(base, "trigger")
+	if e.PromoteFrom != "" {
+		if !reflect.ValueOf(*t).IsZero() {
+			v.fail(at(base, "promoteFrom"), "give trigger or promoteFrom, not both: a promoted environment starts only when %s succeeds", e.PromoteFrom)
+		}
+		return
+	}
 	switch t.On {
 	case "branch", "release", "tag":
 		if a.GitHub == "" {
@@ -666,7 +742,7 @@ func (e *Environment) validate(v *validator, c *Config, a *App, base []any) {
 		}
 	case "image":
 	case "":
-		v.fail(at(tp, "on"), "required: branch, release, tag or image")
+		v.fail(at(tp, "on"), "required: branch, release, tag or image (or, instead of a trigger, promoteFrom: another environment)")
 		return
 	default:
 		v.fail(at(tp, "on"), "%q: want branch, release, tag or image", t.On)
@@ -849,6 +925,14 @@ func (c *Config) RouteTables() (ecr, github *routes.Table, err error) {
 				}
 				r.Variables = map[string]string{VarReleaseTag: "{{.Tag}}", VarTriggerID: "{{.DeliveryID}}", VarReleaseURL: releaseURL}
 				ghRoutes = append(ghRoutes, r)
+			case "":
+				if e.PromoteFrom == "" {
+					continue
+				}
+				from := a.Environments[slices.IndexFunc(a.Environments, func(o Environment) bool { return o.Name == e.PromoteFrom })]
+				r.CodePipeline, r.SourceAction = &routes.CodePipelineSource{Pipeline: PipelineName(a, &from)}, ECRSourceAction
+				r.Variables = map[string]string{VarImageTag: "{{.Tag}}", VarTriggerID: "{{.EventID}}"}
+				ecrRoutes = append(ecrRoutes, r)
 			case "image":
 				src := &routes.ECRSource{Repository: a.ECR.Repository, Account: c.Account, Region: c.Region}
 				if t.Scan != "" {

@@ -27,11 +27,11 @@ func TestExample(t *testing.T) {
 	if diff := cmp.Diff(want, names); diff != "" {
 		t.Errorf("routes (-want +got):\n%s", diff)
 	}
-	if r := ecr.Routes[0]; r.ECR.Events[0] != "push" || r.Tags.Glob != "v*" {
+	if r := ecr.Routes[0]; r.ECR.Account != "123456789012" || r.ECR.Events[0] != "scan" || r.ECR.MaxSeverity != "MEDIUM" || r.Tags.Regex == "" {
 		t.Errorf("worker-staging route: %+v", r.ECR)
 	}
-	if r := ecr.Routes[1]; r.ECR.Account != "123456789012" || r.ECR.Events[0] != "scan" || r.ECR.MaxSeverity != "MEDIUM" {
-		t.Errorf("worker route: %+v", r.ECR)
+	if r := ecr.Routes[1]; r.ECR != nil || r.CodePipeline == nil || r.CodePipeline.Pipeline != "worker-staging" {
+		t.Errorf("worker-prod route: %+v, want a promotion from worker-staging", r)
 	}
 	if r := gh.Routes[1]; !cmp.Equal(r.GitHub.ReleaseActions, []string{"published", "released", "prereleased"}) {
 		t.Errorf("web-prod release actions %v, want the default that deploys every release once", r.GitHub.ReleaseActions)
@@ -135,6 +135,13 @@ func TestErrors(t *testing.T) {
 		{"window time zone", strings.Replace(base, "        service: web\n", "        service: web\n        deployWindow: {cron: \"* * 9-16 ? * MON-FRI\", timeZone: Mars/Olympus}\n", 1), []string{`deployWindow.timeZone: "Mars/Olympus": want an IANA time zone`}},
 		{"webhook memory too small", "webhookMemoryMB: 64\n" + base, []string{"webhookMemoryMB: 64: want 128 to 10240"}},
 		{"bad retention", "logRetentionDays: 31\n" + base, []string{"logRetentionDays: 31 is not a CloudWatch Logs retention"}},
+		{"promoteFrom and a trigger", base + "      - name: dr\n        cluster: dr\n        service: web\n        promoteFrom: prod\n        trigger: {on: image}\n", []string{"apps[0].environments[1].promoteFrom: give trigger or promoteFrom, not both"}},
+		{"promoteFrom itself", strings.Replace(base, "        trigger: {on: release}\n", "        promoteFrom: prod\n", 1), []string{`pipebridge.yaml:12: apps[0].environments[0].promoteFrom: "prod" is this environment`}},
+		{"promoteFrom unknown", base + "      - name: dr\n        cluster: dr\n        service: web\n        promoteFrom: stagin\n", []string{`apps[0].environments[1].promoteFrom: "stagin": app web has no such environment (it has prod, dr)`}},
+		{"promoteFrom another app", base + "  - name: api\n    containers: [api]\n    environments:\n      - {name: staging, cluster: s, service: api, trigger: {on: image}}\n      - {name: live, cluster: p, service: api, promoteFrom: prod}\n",
+			[]string{`apps[1].environments[1].promoteFrom: "prod" is an environment of app web, not of api`}},
+		{"promoteFrom a build", base + "      - name: dr\n        cluster: dr\n        service: web\n        promoteFrom: prod\n", []string{`apps[0].environments[1].promoteFrom: "prod" builds its image from GitHub (trigger on: release)`}},
+		{"promotion cycle", base + "      - {name: a, cluster: c, service: s, promoteFrom: b}\n      - {name: b, cluster: c, service: s, promoteFrom: a}\n", []string{"apps[0].environments[1].promoteFrom: promotions form a cycle (a <- b <- a): one environment must have a trigger"}},
 		{"several errors at once", strings.Replace(strings.Replace(base, "        cluster: prod\n", "", 1), "us-east-1\n", "nowhere\n", 1), []string{"region:", "cluster: required"}},
 	}
 	for _, tt := range tests {
@@ -187,5 +194,40 @@ func TestSafeDeployDefaults(t *testing.T) {
 		if e.RollsBack() != tt.rollback || e.BakeMinutes() != 10 || e.TimeoutMinutes() != 30 {
 			t.Errorf("%q: rollback %v bake %d timeout %d; want rollback %v, 10, 30", tt.extra+tt.mode, e.RollsBack(), e.BakeMinutes(), e.TimeoutMinutes(), tt.rollback)
 		}
+	}
+}
+
+// A promoted environment is an image pipeline with a promotion route: the
+// source's pipeline starts it, with the image source action's digest.
+func TestPromoteFrom(t *testing.T) {
+	y := base + "      - {name: staging, cluster: s, service: web, trigger: {on: image, tags: {glob: \"v*\"}}}\n      - {name: live, cluster: p, service: web, promoteFrom: staging}\n      - {name: dr, cluster: d, service: web, promoteFrom: live}\n"
+	c, err := Parse("pipebridge.yaml", []byte(y))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &c.Apps[0]
+	if !a.Environments[2].DeploysImages() || a.Environments[0].DeploysImages() || !a.Builds() {
+		t.Errorf("DeploysImages/Builds wrong: %+v", a.Environments)
+	}
+	ecr, _, err := c.RouteTables()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range ecr.Routes {
+		from := "ecr:" + func() string {
+			if r.ECR != nil {
+				return r.ECR.Repository
+			}
+			return ""
+		}()
+		if r.CodePipeline != nil {
+			from = "pipeline:" + r.CodePipeline.Pipeline
+		}
+		got = append(got, from+"->"+r.Pipeline+"/"+r.SourceAction+" "+r.Variables["TRIGGER_ID"])
+	}
+	want := []string{"ecr:web->web-staging/Image {{.EventID}}", "pipeline:web-staging->web-live/Image {{.EventID}}", "pipeline:web-live->web-dr/Image {{.EventID}}"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("routes (-want +got):\n%s", diff)
 	}
 }

@@ -152,7 +152,7 @@ func (r *Route) matches(ev Event, tag string) (bool, string) {
 		s := r.CodePipeline
 		switch {
 		case s == nil:
-			return false, "route is not a promotion"
+			return false, "route does not take promotions"
 		case ev.Pipeline != s.Pipeline:
 			return false, fmt.Sprintf("pipeline %s is not the one this route promotes (%s)", ev.Pipeline, s.Pipeline)
 		case r.Tags == nil:

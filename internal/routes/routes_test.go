@@ -570,7 +570,7 @@ func TestPromotion(t *testing.T) {
 		t.Fatalf("matched %v, want worker-prod only; reasons %v", got, Reasons(ds))
 	}
 	if r := Reasons(ds); !strings.Contains(r["worker-dr"], "pipeline worker-staging is not the one this route promotes (worker-prod)") ||
-		!strings.Contains(r["worker-staging"], "route is not a promotion") {
+		!strings.Contains(r["worker-staging"], "route does not take promotions") {
 		t.Errorf("reasons = %v", r)
 	}
 	plans, err := Plans(ev, ds)
