@@ -94,7 +94,7 @@ func (d *demo) eventsDemo(ctx context.Context, template []byte) error {
 	ghEnv := append(slices.Clone(env), dispatch.EnvRoutes+"="+tables["ghrelease"], "WEBHOOK_SECRET_ARN="+aws.ToString(secret.ARN))
 	fmt.Println("  each Lambda gets the routes the stack gives it; webhook secret in Secrets Manager")
 
-	step("Push acme/worker:v1.4.2: EventBridge hands ecrpush the ECR Image Action (staging), then the clean ECR Image Scan (prod)")
+	step("Push acme/worker:v1.4.2: EventBridge hands ecrpush the ECR Image Action (staging waits for the scan: ignored), then the clean ECR Image Scan (staging)")
 	if _, err := ecr.NewFromConfig(cfg).CreateRepository(ctx, &ecr.CreateRepositoryInput{RepositoryName: aws.String("acme/worker")}); err != nil {
 		return err
 	}
@@ -111,6 +111,10 @@ func (d *demo) eventsDemo(ctx context.Context, template []byte) error {
 		`"detail":{"scan-status":"COMPLETE","repository-name":"acme/worker","finding-severity-counts":{"LOW":2},"image-digest":"%s","image-tags":["v1.4.2"]}}`,
 		moto.Account, moto.Region, digest)
 	if err := invokeAndShow(ctx, "ecrpush", bins["ecrpush"], ecrEnv, []byte(pushEvent), []byte(scanEvent)); err != nil {
+		return err
+	}
+
+	if err := d.promotionDemo(ctx, template, cp, bins["ecrpush"], ecrEnv, digest); err != nil {
 		return err
 	}
 
@@ -149,7 +153,14 @@ func invokeAndShow(ctx context.Context, name, bin string, env []string, payloads
 	if err != nil {
 		return err
 	}
-	defer rt.Stop()
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			rt.Stop()
+		}
+	}
+	defer stop()
 	for _, p := range payloads {
 		res, err := rt.Invoke(ctx, p)
 		if err != nil {
@@ -168,6 +179,7 @@ func invokeAndShow(ctx context.Context, name, bin string, env []string, payloads
 			fmt.Printf("  %s returned %s\n", name, res.Payload)
 		}
 	}
+	stop() // the function's output is all copied once it has exited
 	fmt.Printf("  %s log:\n", name)
 	for _, line := range strings.Split(strings.TrimSpace(rt.Logs()), "\n") {
 		if strings.Contains(line, demoSecret) {
