@@ -176,7 +176,7 @@ func TestIAMStatements(t *testing.T) {
 		{"", []string{"sqs:SendMessage"}, []string{`{"Fn::GetAtt":["TriggersECRPushDeadLetters*","Arn"]}`}, ""},
 		{"StartRoutedPipelines", []string{"codepipeline:StartPipelineExecution"}, []string{pipelineARN("worker-prod"), pipelineARN("worker-staging")}, ""},
 		// Promotion reads back only the executions of the pipeline it promotes from.
-		{"ReadPromotedExecutions", []string{"codepipeline:GetPipelineExecution"}, []string{pipelineARN("worker-staging")}, ""},
+		{"ReadPromotedExecutions", []string{"codepipeline:GetPipelineExecution", "codepipeline:ListActionExecutions"}, []string{pipelineARN("worker-staging")}, ""},
 	}, find("TriggersECRPushRole"))
 	// The redelivery function reads the GitHub token and starts nothing.
 	compareStatements(t, []stmt{

@@ -256,7 +256,7 @@ func newECRPush(scope constructs.Construct, p *triggersProps, rt *routeTable) {
 		// passed). The function reads the execution back before it promotes.
 		fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:       jsii.String("ReadPromotedExecutions"),
-			Actions:   jsii.Strings("codepipeline:GetPipelineExecution"),
+			Actions:   jsii.Strings("codepipeline:GetPipelineExecution", "codepipeline:ListActionExecutions"),
 			Resources: jsii.Strings(dedupe(promotedARNs)...),
 		}))
 		awsevents.NewRule(scope, jsii.String("PromotionRule"), &awsevents.RuleProps{

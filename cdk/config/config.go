@@ -631,8 +631,9 @@ func (a *App) validate(v *validator, c *Config, base []any) {
 }
 
 // validatePromotions checks each promoteFrom: an environment of the same app,
-// not itself, no cycle, and one whose executions deploy an image by digest
-// (the digest is what is promoted).
+// not itself, and no cycle. Any environment can be promoted from: an image
+// pipeline's execution records the digest as its source revision, a build's
+// as its Build action's IMAGE_DIGEST output variable.
 func (a *App) validatePromotions(v *validator, c *Config, base []any, index map[string]int) {
 	for j := range a.Environments {
 		e := &a.Environments[j]
@@ -640,7 +641,7 @@ func (a *App) validatePromotions(v *validator, c *Config, base []any, index map[
 			continue
 		}
 		p := at(base, "environments", j, "promoteFrom")
-		k, ok := index[e.PromoteFrom]
+		_, ok := index[e.PromoteFrom]
 		switch {
 		case e.PromoteFrom == e.Name:
 			v.fail(p, "%q is this environment: promote from another environment of app %s", e.PromoteFrom, a.Name)
@@ -660,10 +661,6 @@ func (a *App) validatePromotions(v *validator, c *Config, base []any, index map[
 				v.fail(p, "%q: app %s has no such environment (it has %s)", e.PromoteFrom, a.Name, strings.Join(envNames(a), ", "))
 			}
 			continue
-		}
-		src := &a.Environments[k]
-		if !src.DeploysImages() {
-			v.fail(p, "%q builds its image from GitHub (trigger on: %s): promotion takes the digest an image pipeline deployed; promote from an environment with trigger on: image or promoteFrom, or give this one a trigger (release builds reuse the commit's image)", e.PromoteFrom, src.Trigger.On)
 		}
 		// Follow the chain back: it must end at a trigger, not come round.
 		chain := []string{e.Name}

@@ -140,7 +140,6 @@ func TestErrors(t *testing.T) {
 		{"promoteFrom unknown", base + "      - name: dr\n        cluster: dr\n        service: web\n        promoteFrom: stagin\n", []string{`apps[0].environments[1].promoteFrom: "stagin": app web has no such environment (it has prod, dr)`}},
 		{"promoteFrom another app", base + "  - name: api\n    containers: [api]\n    environments:\n      - {name: staging, cluster: s, service: api, trigger: {on: image}}\n      - {name: live, cluster: p, service: api, promoteFrom: prod}\n",
 			[]string{`apps[1].environments[1].promoteFrom: "prod" is an environment of app web, not of api`}},
-		{"promoteFrom a build", base + "      - name: dr\n        cluster: dr\n        service: web\n        promoteFrom: prod\n", []string{`apps[0].environments[1].promoteFrom: "prod" builds its image from GitHub (trigger on: release)`}},
 		{"promotion cycle", base + "      - {name: a, cluster: c, service: s, promoteFrom: b}\n      - {name: b, cluster: c, service: s, promoteFrom: a}\n", []string{"apps[0].environments[1].promoteFrom: promotions form a cycle (a <- b <- a): one environment must have a trigger"}},
 		{"several errors at once", strings.Replace(strings.Replace(base, "        cluster: prod\n", "", 1), "us-east-1\n", "nowhere\n", 1), []string{"region:", "cluster: required"}},
 	}
@@ -200,13 +199,13 @@ func TestSafeDeployDefaults(t *testing.T) {
 // A promoted environment is an image pipeline with a promotion route: the
 // source's pipeline starts it, with the image source action's digest.
 func TestPromoteFrom(t *testing.T) {
-	y := base + "      - {name: staging, cluster: s, service: web, trigger: {on: image, tags: {glob: \"v*\"}}}\n      - {name: live, cluster: p, service: web, promoteFrom: staging}\n      - {name: dr, cluster: d, service: web, promoteFrom: live}\n"
+	y := base + "      - {name: canary, cluster: c, service: web, promoteFrom: prod}\n      - {name: staging, cluster: s, service: web, trigger: {on: image, tags: {glob: \"v*\"}}}\n      - {name: live, cluster: p, service: web, promoteFrom: staging}\n      - {name: dr, cluster: d, service: web, promoteFrom: live}\n"
 	c, err := Parse("pipebridge.yaml", []byte(y))
 	if err != nil {
 		t.Fatal(err)
 	}
 	a := &c.Apps[0]
-	if !a.Environments[2].DeploysImages() || a.Environments[0].DeploysImages() || !a.Builds() {
+	if !a.Environments[3].DeploysImages() || !a.Environments[1].DeploysImages() || a.Environments[0].DeploysImages() || !a.Builds() {
 		t.Errorf("DeploysImages/Builds wrong: %+v", a.Environments)
 	}
 	ecr, _, err := c.RouteTables()
@@ -226,7 +225,8 @@ func TestPromoteFrom(t *testing.T) {
 		}
 		got = append(got, from+"->"+r.Pipeline+"/"+r.SourceAction+" "+r.Variables["TRIGGER_ID"])
 	}
-	want := []string{"ecr:web->web-staging/Image {{.EventID}}", "pipeline:web-staging->web-live/Image {{.EventID}}", "pipeline:web-live->web-dr/Image {{.EventID}}"}
+	// canary promotes what prod's release build deployed.
+	want := []string{"pipeline:web-prod->web-canary/Image {{.EventID}}", "ecr:web->web-staging/Image {{.EventID}}", "pipeline:web-staging->web-live/Image {{.EventID}}", "pipeline:web-live->web-dr/Image {{.EventID}}"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("routes (-want +got):\n%s", diff)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -383,5 +384,62 @@ func TestPromotion(t *testing.T) {
 	}
 	if len(byPipeline("worker-prod")) != 1 || len(stub.Rejected()) != 0 {
 		t.Errorf("prod executions %d, rejected %v", len(byPipeline("worker-prod")), stub.Rejected())
+	}
+}
+
+// A pipeline that builds records the commit, not the image: the digest is its
+// latest successful Build action's IMAGE_DIGEST output variable (a retried
+// build's, not the failed one's), read with ListActionExecutions.
+func TestPromotionFromABuild(t *testing.T) {
+	table, err := routes.Parse([]byte(`{"routes": [
+  {"name": "web-prod", "codepipeline": {"pipeline": "web-staging"}, "pipeline": "web-prod", "sourceAction": "Image",
+   "variables": {"IMAGE_TAG": "{{.Tag}}", "TRIGGER_ID": "{{.EventID}}"}}
+]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stub := cpstub.Start(
+		cpstub.Pipeline{Name: "web-staging", Variables: []string{"RELEASE_TAG"}, SourceActions: []string{"Source"}},
+		cpstub.Pipeline{Name: "web-prod", Variables: []string{"IMAGE_TAG", "TRIGGER_ID"}, SourceActions: []string{"Image"}},
+	)
+	t.Cleanup(stub.Close)
+	logs := &bytes.Buffer{}
+	h := &handler{routes: table, pipelines: stub.Client(), log: slog.New(slog.NewJSONHandler(logs, nil))}
+	const x = "2b3c4d5e-6f70-4a8b-9cad-becfd0e1f203"
+	failed, built := "sha256:"+strings.Repeat("1", 64), "sha256:"+strings.Repeat("2", 64)
+	stub.SetExecution("web-staging", x, cpstub.ExecutionDetail{Status: "Succeeded", Variables: map[string]string{"RELEASE_TAG": "v2.4.0-rc.1"},
+		Revisions: []cpstub.Revision{{Name: "Source", RevisionID: "9fceb02d0ae598e95dc970b74767f19372d61af8"}}})
+	at := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	// More action executions than one page, so the paginator is exercised.
+	var noise []cpstub.ActionExecution
+	for i := range 120 {
+		noise = append(noise, cpstub.ActionExecution{Stage: "Deploy", Action: "Deploy", Category: "Deploy", Status: "Succeeded", Updated: at.Add(time.Duration(i) * time.Second)})
+	}
+	stub.AddActionExecutions("web-staging", x, noise...)
+	stub.AddActionExecutions("web-staging", x,
+		cpstub.ActionExecution{Stage: "Build", Action: "Build", Category: "Build", Status: "Failed", OutputVariables: map[string]string{"IMAGE_DIGEST": failed}, Updated: at.Add(-time.Hour)},
+		cpstub.ActionExecution{Stage: "Build", Action: "Build", Category: "Build", Status: "Succeeded", OutputVariables: map[string]string{"IMAGE_DIGEST": built, "IMAGE_URI": "x"}, Updated: at},
+		cpstub.ActionExecution{Stage: "Source", Action: "Source", Category: "Source", Status: "Succeeded", OutputVariables: map[string]string{"IMAGE_DIGEST": failed}, Updated: at.Add(time.Hour)},
+	)
+	if err := h.Handle(context.Background(), cpstub.StateChangeEvent("web-staging", x, "SUCCEEDED", "", time.Time{})); err != nil {
+		t.Fatalf("Handle: %v\n%s", err, logs)
+	}
+	ex := stub.Executions()
+	if len(ex) != 1 || ex[0].Request.Name != "web-prod" || ex[0].Request.SourceRevisions[0].RevisionValue != built {
+		t.Fatalf("executions %+v, want web-prod with the built digest %s", ex, built)
+	}
+	if !slices.Contains(ex[0].Request.Variables, cpstub.Variable{Name: "IMAGE_TAG", Value: "v2.4.0-rc.1"}) {
+		t.Errorf("variables %+v, want the release tag as IMAGE_TAG", ex[0].Request.Variables)
+	}
+	// A build without the output variable (a custom buildspec): refused, named.
+	const y = "3c4d5e6f-7081-4b9c-adbe-cfd0e1f20314"
+	stub.SetExecution("web-staging", y, cpstub.ExecutionDetail{Status: "Succeeded"})
+	stub.AddActionExecutions("web-staging", y, cpstub.ActionExecution{Stage: "Build", Action: "Build", Category: "Build", Status: "Succeeded", OutputVariables: map[string]string{"IMAGE_URI": "x"}, Updated: at})
+	err = h.Handle(context.Background(), cpstub.StateChangeEvent("web-staging", y, "SUCCEEDED", "", time.Time{}))
+	if err == nil || !strings.Contains(err.Error(), "no successful Build action exported IMAGE_DIGEST") {
+		t.Errorf("build without IMAGE_DIGEST: %v", err)
+	}
+	if len(stub.Executions()) != 1 || len(stub.Rejected()) != 0 {
+		t.Errorf("executions %d, rejected %v", len(stub.Executions()), stub.Rejected())
 	}
 }

@@ -99,12 +99,18 @@ func script(bs buildspec) string {
 			fmt.Fprintf(&b, "if [ $rc -ne 0 ]; then echo '[phase %s: command %d failed]' >&2; stop=1; [ -n \"$failed\" ] || failed=%s; CODEBUILD_BUILD_SUCCEEDING=0; fi\nfi\n", phase, i+1, kind)
 		}
 	}
+	// CodeBuild exports the exported-variables' values as the build ends; the
+	// runner writes them to $EXPORTED_VARIABLES_FILE, NAME=VALUE lines.
+	for _, v := range bs.Env.ExportedVariables {
+		fmt.Fprintf(&b, "printf '%%s=%%s\\n' %s \"${%s:-}\" >> \"$EXPORTED_VARIABLES_FILE\"\n", v, v)
+	}
 	b.WriteString("[ -z \"$failed\" ]\n")
 	return b.String()
 }
 
 type run struct {
 	dir, log, output string
+	exported         map[string]string
 	err              error
 }
 
@@ -138,6 +144,7 @@ func runBuildspec(t *testing.T, srv *moto.Server, extraEnv ...string) run {
 	env := append(srv.Env(),
 		"PATH="+bin+string(os.PathListSeparator)+strings.Join(path, string(os.PathListSeparator)),
 		"DOCKER_SHIM_LOG="+log,
+		"EXPORTED_VARIABLES_FILE="+filepath.Join(dir, "exported"),
 		"PIPEBRIDGE_SRC="+root,
 		"PIPEBRIDGE_BIN_DIR="+bin,
 		"CODEBUILD_RESOLVED_SOURCE_VERSION=4f6c1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b",
@@ -152,7 +159,14 @@ func runBuildspec(t *testing.T, srv *moto.Server, extraEnv ...string) run {
 	cmd.Dir = src
 	cmd.Env = env
 	out, err := cmd.CombinedOutput()
-	return run{dir: src, log: log, output: string(out), err: err}
+	exported := map[string]string{}
+	data, _ := os.ReadFile(filepath.Join(dir, "exported"))
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok {
+			exported[k] = v
+		}
+	}
+	return run{dir: src, log: log, output: string(out), exported: exported, err: err}
 }
 
 func setup(t *testing.T) (*moto.Server, *ecr.Client) {
@@ -216,6 +230,10 @@ func TestBuildspecPushesGatesAndPins(t *testing.T) {
 	want := moto.Account + ".dkr.ecr.us-east-1.amazonaws.com/shop/web@" + digest
 	if len(defs) != 1 || defs[0]["name"] != "web" || defs[0]["imageUri"] != want {
 		t.Errorf("imagedefinitions.json = %s, want [{web %s}]", data, want)
+	}
+	// The Build action's output variable that promotions read: the pinned digest.
+	if got := r.exported["IMAGE_DIGEST"]; got != digest {
+		t.Errorf("exported IMAGE_DIGEST = %q, want %s (exported: %v)", got, digest, r.exported)
 	}
 
 	// Docker got the registry login and the secret by --secret, never a build arg.

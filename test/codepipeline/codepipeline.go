@@ -1,5 +1,6 @@
 // Package codepipeline is a stand-in for AWS CodePipeline's
-// StartPipelineExecution and GetPipelineExecution (execution.go), which moto does
+// StartPipelineExecution, GetPipelineExecution (execution.go),
+// ListActionExecutions (actions.go) and the job API (jobs.go), which moto does
 // not implement. It speaks the API's
 // JSON 1.1 protocol, so the real SDK client talks to it, records every request,
 // and rejects any request that breaks the API's documented constraints
@@ -83,8 +84,9 @@ type Server struct {
 	byToken    map[string]string
 	throttle   int
 	throttled  int
-	details    map[string]ExecutionDetail // "pipeline\x00id"
-	statuses   map[string]string          // "pipeline\x00id" of started executions
+	details    map[string]ExecutionDetail  // "pipeline\x00id"
+	statuses   map[string]string           // "pipeline\x00id" of started executions
+	actions    map[string][]recordedAction // by pipeline
 	jobs       map[string]*jobState
 	getCalls   int
 }
@@ -160,12 +162,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.getPipelineExecution(w, body)
 		return
 	}
+	if r.Method == http.MethodPost && target == "CodePipeline_20150709.ListActionExecutions" {
+		s.listActionExecutions(w, body)
+		return
+	}
 	if op, ok := strings.CutPrefix(target, "CodePipeline_20150709."); ok && r.Method == http.MethodPost && (op == "PutJobSuccessResult" || op == "PutJobFailureResult") {
 		s.putJobResult(w, op, body)
 		return
 	}
 	if r.Method != http.MethodPost || target != "CodePipeline_20150709.StartPipelineExecution" {
-		awsError(w, http.StatusBadRequest, "UnknownOperationException", "the stand-in serves only StartPipelineExecution, GetPipelineExecution, PutJobSuccessResult and PutJobFailureResult, got "+target)
+		awsError(w, http.StatusBadRequest, "UnknownOperationException", "the stand-in serves only StartPipelineExecution, GetPipelineExecution, ListActionExecutions, PutJobSuccessResult and PutJobFailureResult, got "+target)
 		return
 	}
 	var raw map[string]json.RawMessage

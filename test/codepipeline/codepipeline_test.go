@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/codepipeline"
@@ -167,5 +168,51 @@ func TestStandInJobs(t *testing.T) {
 	}
 	if r := s.Job(next); !r.Answered || r.Success || r.FailureType != "JobFailed" || r.Message != "older" {
 		t.Errorf("job result %+v", r)
+	}
+}
+
+// ListActionExecutions: the API reference's bounds and errors, newest first,
+// and pages through nextToken.
+func TestStandInListActionExecutions(t *testing.T) {
+	s := Start(Pipeline{Name: "web"})
+	defer s.Close()
+	client := s.Client(func(o *codepipeline.Options) { o.RetryMaxAttempts = 1 })
+	const x = "2b3c4d5e-6f70-4a8b-9cad-becfd0e1f203"
+	at := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	s.AddActionExecutions("web", x,
+		ActionExecution{Stage: "Build", Action: "Build", Category: "Build", Status: "Failed", Updated: at},
+		ActionExecution{Stage: "Build", Action: "Build", Category: "Build", Status: "Succeeded", OutputVariables: map[string]string{"IMAGE_DIGEST": "sha256:x"}, Updated: at.Add(time.Hour)},
+		ActionExecution{Stage: "Deploy", Action: "Deploy", Category: "Deploy", Status: "InProgress", Updated: at.Add(2 * time.Hour)},
+	)
+	filter := &types.ActionExecutionFilter{PipelineExecutionId: aws.String(x)}
+	page, err := client.ListActionExecutions(context.Background(), &codepipeline.ListActionExecutionsInput{PipelineName: aws.String("web"), Filter: filter, MaxResults: aws.Int32(2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.ActionExecutionDetails) != 2 || page.ActionExecutionDetails[0].Status != types.ActionExecutionStatusInProgress ||
+		page.ActionExecutionDetails[1].Output.OutputVariables["IMAGE_DIGEST"] != "sha256:x" || page.NextToken == nil {
+		t.Fatalf("first page %+v", page)
+	}
+	next, err := client.ListActionExecutions(context.Background(), &codepipeline.ListActionExecutionsInput{PipelineName: aws.String("web"), Filter: filter, NextToken: page.NextToken})
+	if err != nil || len(next.ActionExecutionDetails) != 1 || next.ActionExecutionDetails[0].Status != types.ActionExecutionStatusFailed || next.NextToken != nil {
+		t.Fatalf("second page %+v, %v", next, err)
+	}
+	for _, tt := range []struct {
+		name string
+		in   codepipeline.ListActionExecutionsInput
+		want string
+	}{
+		{"maxResults 0", codepipeline.ListActionExecutionsInput{PipelineName: aws.String("web"), MaxResults: aws.Int32(0)}, "maxResults"},
+		{"maxResults 101", codepipeline.ListActionExecutionsInput{PipelineName: aws.String("web"), MaxResults: aws.Int32(101)}, "maxResults"},
+		{"bad name", codepipeline.ListActionExecutionsInput{PipelineName: aws.String("web prod")}, "pipelineName"},
+		{"unknown pipeline", codepipeline.ListActionExecutionsInput{PipelineName: aws.String("api")}, "PipelineNotFoundException"},
+		{"unknown execution", codepipeline.ListActionExecutionsInput{PipelineName: aws.String("web"), Filter: &types.ActionExecutionFilter{PipelineExecutionId: aws.String("0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d")}}, "PipelineExecutionNotFoundException"},
+		{"execution not a UUID", codepipeline.ListActionExecutionsInput{PipelineName: aws.String("web"), Filter: &types.ActionExecutionFilter{PipelineExecutionId: aws.String("x")}}, "UUID"},
+		{"forged token", codepipeline.ListActionExecutionsInput{PipelineName: aws.String("web"), NextToken: aws.String("99")}, "InvalidNextTokenException"},
+	} {
+		_, err := client.ListActionExecutions(context.Background(), &tt.in)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: %v, want %q", tt.name, err, tt.want)
+		}
 	}
 }
