@@ -16,6 +16,7 @@ import (
 
 	"github.com/pipebridge/pipebridge/internal/ecrevent"
 	"github.com/pipebridge/pipebridge/internal/ghevent"
+	"github.com/pipebridge/pipebridge/internal/imageref"
 	"github.com/pipebridge/pipebridge/internal/routes"
 )
 
@@ -68,6 +69,8 @@ func runExplain(ctx context.Context, c *cli, args []string) error {
 		return usagef("give --event (ECR) or --body (GitHub), not both")
 	case *bodyPath != "" && *headersPath == "" && *ghEvent == "":
 		return usagef("a GitHub delivery needs --headers or --github-event")
+	case *digest != "" && !imageref.IsDigest(*digest):
+		return usagef("--digest %q: want sha256: and 64 hex digits, as the execution's image source revision shows it", *digest)
 	}
 	data, err := os.ReadFile(*routesPath)
 	if err != nil {

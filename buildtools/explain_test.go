@@ -62,6 +62,7 @@ func TestExplainBadInput(t *testing.T) {
 		{"body without type", []string{"--routes", "../examples/routes.json", "--body", "x"}, 2, "needs --headers or --github-event"},
 		{"bad table", []string{"--routes", badRoutes, "--event", "testdata/explain/ecr-push.json"}, 1, `routes[0]: json: unknown field "pipline"`},
 		{"bad headers", []string{"--routes", "../examples/routes.json", "--headers", badHeaders, "--body", "testdata/explain/release-body.json"}, 1, `headers.txt:1: want "Name: value"`},
+		{"bad digest", []string{"--routes", "../examples/routes.json", "--event", "testdata/explain/pipeline-succeeded.json", "--digest", "v1.2.3"}, 2, `--digest "v1.2.3": want sha256:`},
 		{"malformed event", []string{"--routes", "../examples/routes.json", "--event", "testdata/explain/headers.txt"}, 1, "malformed ECR event"},
 	}
 	for _, tt := range tests {
