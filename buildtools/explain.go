@@ -164,7 +164,7 @@ func explain(ctx context.Context, w io.Writer, table *routes.Table, ev routes.Ev
 		}
 		fmt.Fprintf(w, "# route %s\n%s", p.Route.Name, body)
 	}
-	chain(w, table, plans)
+	promotions(w, table, plans)
 	if refused != nil {
 		return errCheckFailed
 	}
@@ -233,20 +233,14 @@ func formPayload(body []byte) ([]byte, error) {
 	return []byte(form.Get("payload")), nil
 }
 
-// chain prints the promotions that follow the started pipelines: each
+// promotions prints the promotions that follow the started pipelines: each
 // pipeline's success starts the ones that promote from it, with the same
 // digest, and so on (the route table refuses cycles).
-func chain(w io.Writer, table *routes.Table, plans []routes.Plan) {
-	next := map[string][]*routes.Route{}
-	for _, r := range table.Routes {
-		if r.CodePipeline != nil {
-			next[r.CodePipeline.Pipeline] = append(next[r.CodePipeline.Pipeline], r)
-		}
-	}
+func promotions(w io.Writer, table *routes.Table, plans []routes.Plan) {
 	var lines []string
 	var walk func(pipeline, indent string)
 	walk = func(pipeline, indent string) {
-		for _, r := range next[pipeline] {
+		for _, r := range table.PromotedFrom(pipeline) {
 			lines = append(lines, fmt.Sprintf("%swhen %s succeeds (after its bake): %s starts with the same digest (route %s)", indent, pipeline, r.Pipeline, r.Name))
 			walk(r.Pipeline, indent+"  ")
 		}

@@ -166,15 +166,21 @@ func New(routes []Route) (*Table, error) {
 	return t, nil
 }
 
+// PromotedFrom returns the routes that promote the pipeline's successful
+// executions, in table order.
+func (t *Table) PromotedFrom(pipeline string) []*Route {
+	var out []*Route
+	for _, r := range t.Routes {
+		if r.CodePipeline != nil && r.CodePipeline.Pipeline == pipeline {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // promotionCycle refuses promotion routes that lead back to where they
 // started: each success would start the next pipeline for ever.
 func (t *Table) promotionCycle() error {
-	next := map[string][]string{}
-	for _, r := range t.Routes {
-		if r.CodePipeline != nil {
-			next[r.CodePipeline.Pipeline] = append(next[r.CodePipeline.Pipeline], r.Pipeline)
-		}
-	}
 	const (
 		visiting = 1
 		done     = 2
@@ -189,20 +195,19 @@ func (t *Table) promotionCycle() error {
 			return nil
 		}
 		state[p] = visiting
-		for _, n := range next[p] {
-			if err := walk(n, append(path, p)); err != nil {
+		for _, r := range t.PromotedFrom(p) {
+			if err := walk(r.Pipeline, append(path, p)); err != nil {
 				return err
 			}
 		}
 		state[p] = done
 		return nil
 	}
-	sources := make([]string, 0, len(next))
-	for p := range next {
-		sources = append(sources, p)
-	}
-	slices.Sort(sources)
-	for _, p := range sources {
+	for _, r := range t.Routes {
+		if r.CodePipeline == nil {
+			continue
+		}
+		p := r.CodePipeline.Pipeline
 		if err := walk(p, nil); err != nil {
 			return err
 		}

@@ -32,7 +32,7 @@ func (h *handler) Handle(ctx context.Context, raw json.RawMessage) error {
 	case err != nil:
 		h.log.ErrorContext(ctx, "malformed event", "error", err.Error(), "eventId", ev.ID)
 		return err
-	case ev.Kind == routes.KindPromotion && !h.promotes(ev.Pipeline):
+	case ev.Kind == routes.KindPromotion && len(h.routes.PromotedFrom(ev.Pipeline)) == 0:
 		err = errors.New("no route promotes this pipeline")
 	default:
 		if ev.Kind == routes.KindPromotion {

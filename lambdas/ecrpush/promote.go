@@ -31,16 +31,6 @@ const builtDigest = "IMAGE_DIGEST"
 // nothing, by design: a rollback, or a pipeline no route promotes.
 var errNotPromoted = errors.New("not promoted")
 
-// promotes says whether any route promotes the pipeline's executions.
-func (h *handler) promotes(pipeline string) bool {
-	for _, r := range h.routes.Routes {
-		if r.CodePipeline != nil && r.CodePipeline.Pipeline == pipeline {
-			return true
-		}
-	}
-	return false
-}
-
 // resolve fills a promotion event with what its execution deployed. The event
 // says SUCCEEDED; CodePipeline's own record must agree (status Succeeded, so
 // after the Deploy stage's bake), and the execution must be a standard one: a
